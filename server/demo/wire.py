@@ -1,0 +1,303 @@
+"""The OpenAI Chat Completions wire format as the demo model speaks it (pure).
+
+Requests are checked the way api.openai.com checks them, with the same error shapes, so the
+bridge's error handling meets realistic input when it talks to the demo. Fields the demo does
+not use (temperature, tools, ...) are accepted and ignored, as a real server would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .tokens import tokenize
+
+DONE: Final = b"data: [DONE]\n\n"
+KEEP_ALIVE: Final = b": keep-alive\n\n"
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+# What OpenAI counts around each message and before the reply: the usage numbers then look
+# like the real thing for short prompts.
+_TOKENS_PER_MESSAGE = 3
+_TOKENS_PER_REPLY = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatRequest:
+    model: str
+    prompt: str  # the text of the last user message; "" if there is none
+    prompt_tokens: int
+    stream: bool
+    include_usage: bool
+    max_tokens: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rejection:
+    """A request refused before any work, with OpenAI's status and error body."""
+
+    status: int
+    message: str
+    param: str | None = None
+    code: str | None = None
+
+    def to_wire(self) -> dict[str, object]:
+        return error_body(self.message, param=self.param, code=self.code)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    def to_wire(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+
+def error_body(
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+) -> dict[str, object]:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def parse_request(body: bytes, *, models: Collection[str]) -> ChatRequest | Rejection:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Rejection(
+            status=400, message=f"We could not parse the JSON body of your request: {exc}."
+        )
+    if not isinstance(data, dict):
+        return Rejection(status=400, message="The request body must be a JSON object.")
+
+    model = data.get("model")
+    if model is None:
+        return Rejection(status=400, message="You must provide a model parameter.")
+    if not isinstance(model, str):
+        return _invalid_type("model", "a string", model)
+
+    messages = data.get("messages")
+    if messages is None:
+        return Rejection(
+            status=400,
+            message="Missing required parameter: 'messages'.",
+            param="messages",
+            code="missing_required_parameter",
+        )
+    if not isinstance(messages, list):
+        return _invalid_type("messages", "an array of objects", messages)
+    if not messages:
+        return Rejection(
+            status=400,
+            message="Invalid 'messages': empty array. Expected an array with minimum length 1.",
+            param="messages",
+            code="empty_array",
+        )
+    texts = _message_texts(messages)
+    if isinstance(texts, Rejection):
+        return texts
+
+    stream = data.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        return _invalid_type("stream", "a boolean", stream)
+    options = data.get("stream_options")
+    include_usage = False
+    if options is not None:
+        if not stream:
+            return Rejection(
+                status=400,
+                message="The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+            )
+        if not isinstance(options, dict):
+            return _invalid_type("stream_options", "an object", options)
+        flag = options.get("include_usage")
+        if flag is not None and not isinstance(flag, bool):
+            return _invalid_type("stream_options.include_usage", "a boolean", flag)
+        include_usage = bool(flag)
+
+    max_tokens = _max_tokens(data)
+    if isinstance(max_tokens, Rejection):
+        return max_tokens
+
+    # Checked last, as OpenAI does: a malformed request is a 400 whatever model it names.
+    if model not in models:
+        return Rejection(
+            status=404,
+            message=f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+        )
+
+    prompt = next((text for role, text in reversed(texts) if role == "user"), "")
+    prompt_tokens = _TOKENS_PER_REPLY + sum(
+        _TOKENS_PER_MESSAGE + len(tokenize(text)) for _, text in texts
+    )
+    return ChatRequest(
+        model=model,
+        prompt=prompt,
+        prompt_tokens=prompt_tokens,
+        stream=bool(stream),
+        include_usage=include_usage,
+        max_tokens=max_tokens,
+    )
+
+
+def _message_texts(messages: Sequence[Any]) -> list[tuple[str, str]] | Rejection:
+    """Each message's role and text; the text parts of multi-part content are joined."""
+    texts: list[tuple[str, str]] = []
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            return _invalid_type(where, "an object", message)
+        role = message.get("role")
+        if role not in _ROLES:
+            return Rejection(
+                status=400,
+                message=f"Invalid value for '{where}.role': {role!r}. "
+                f"Supported values are: {', '.join(sorted(_ROLES))}.",
+                param=f"{where}.role",
+                code="invalid_value",
+            )
+        content = message.get("content")
+        if content is None or isinstance(content, str):
+            text = content or ""
+        elif isinstance(content, list):
+            text = "\n".join(
+                part["text"]
+                for part in content
+                if isinstance(part, dict)
+                and part.get("type") == "text"
+                and isinstance(part.get("text"), str)
+            )
+        else:
+            return _invalid_type(f"{where}.content", "a string or an array", content)
+        texts.append((role, text))
+    return texts
+
+
+def _max_tokens(data: dict[str, Any]) -> int | Rejection | None:
+    # max_completion_tokens replaced max_tokens; a client may send either.
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            return _invalid_type(name, "an integer", value)
+        if value < 1:
+            return Rejection(
+                status=400,
+                message=f"Invalid '{name}': integer below minimum value. "
+                f"Expected a value >= 1, but got {value} instead.",
+                param=name,
+                code="integer_below_min_value",
+            )
+        return value
+    return None
+
+
+def _invalid_type(param: str, expected: str, value: object) -> Rejection:
+    return Rejection(
+        status=400,
+        message=f"Invalid type for '{param}': expected {expected}, "
+        f"but got {_json_type(value)} instead.",
+        param=param,
+        code="invalid_type",
+    )
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class ChunkEncoder:
+    """The ``data:`` events of one streamed reply.
+
+    Everything but the delta is the same in every chunk, so it is rendered once: a content
+    event then costs one ``json.dumps`` of a short string, which matters at 100k events.
+    """
+
+    def __init__(self, *, id: str, created: int, model: str, include_usage: bool) -> None:
+        self._head = _dumps(
+            {"id": id, "object": "chat.completion.chunk", "created": created, "model": model}
+        )[:-1]
+        # OpenAI sends "usage": null on every chunk only when the final usage chunk is coming.
+        self._usage_null = ',"usage":null' if include_usage else ""
+        self._open = (
+            f'data: {self._head},"choices":[{{"index":0,"delta":{{"content":'
+        ).encode()
+        self._open_tail = (
+            f'}},"finish_reason":null,"logprobs":null}}]{self._usage_null}}}\n\n'
+        ).encode()
+
+    def role(self) -> bytes:
+        return self._choice('{"role":"assistant","content":""}', None)
+
+    def content(self, text: str) -> bytes:
+        return self._open + _dumps(text).encode() + self._open_tail
+
+    def contents(self, texts: Sequence[str]) -> bytes:
+        return b"".join(self.content(text) for text in texts)
+
+    def finish(self, reason: str) -> bytes:
+        return self._choice("{}", reason)
+
+    def usage(self, usage: Usage) -> bytes:
+        return f'data: {self._head},"choices":[],"usage":{_dumps(usage.to_wire())}}}\n\n'.encode()
+
+    def _choice(self, delta: str, finish_reason: str | None) -> bytes:
+        reason = _dumps(finish_reason)
+        return (
+            f'data: {self._head},"choices":[{{"index":0,"delta":{delta},'
+            f'"finish_reason":{reason},"logprobs":null}}]{self._usage_null}}}\n\n'
+        ).encode()
+
+
+def error_event(error: dict[str, object]) -> bytes:
+    """An error reported inside a stream that has already answered 200."""
+    return f"data: {_dumps(error)}\n\n".encode()
+
+
+def completion(
+    *, id: str, created: int, model: str, content: str, finish_reason: str, usage: Usage
+) -> dict[str, object]:
+    """A whole non-streamed reply."""
+    return {
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": usage.to_wire(),
+    }

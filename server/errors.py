@@ -1,0 +1,89 @@
+"""Inkstream's own exceptions. Foreign ones (httpx, json, websockets) are translated once,
+at the edge that meets them, into one of these::
+
+    InkstreamError
+    ├── ConfigError                 a setting is missing or malformed (raised at start-up)
+    ├── ProtocolError               a client frame we refuse; carries a wire ``code``
+    └── UpstreamError               the model server failed the turn; carries ``code``
+        ├── UpstreamStatusError     non-2xx before any event (401, 404, 429 + Retry-After, 5xx)
+        ├── UpstreamStreamError     an ``error`` object inside an otherwise healthy stream
+        ├── UpstreamProtocolError   not an event stream, or an event that is not JSON
+        ├── UpstreamTimeout         could not connect in time, or no bytes for idle_timeout
+        └── UpstreamDisconnected    the connection failed or dropped mid-stream
+"""
+
+from __future__ import annotations
+
+
+class InkstreamError(Exception):
+    """Base of everything Inkstream raises on purpose."""
+
+
+class ConfigError(InkstreamError):
+    """A setting is missing or malformed."""
+
+
+class ProtocolError(InkstreamError):
+    """A client frame that breaks the WebSocket protocol.
+
+    ``code`` is the machine-readable reason sent back in the ``error`` frame.
+    """
+
+    def __init__(self, code: str, message: str, *, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+class UpstreamError(InkstreamError):
+    """The upstream model server failed the turn.
+
+    ``message`` is safe to show to the user: it never holds the API key.
+    """
+
+    code = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        upstream_code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.upstream_code = upstream_code
+        self.retry_after = retry_after
+
+    def to_wire(self) -> dict[str, object]:
+        wire: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.status is not None:
+            wire["status"] = self.status
+        if self.upstream_code is not None:
+            wire["upstream_code"] = self.upstream_code
+        if self.retry_after is not None:
+            wire["retry_after"] = self.retry_after
+        return wire
+
+
+class UpstreamStatusError(UpstreamError):
+    code = "upstream_status"
+
+
+class UpstreamStreamError(UpstreamError):
+    code = "upstream_stream_error"
+
+
+class UpstreamProtocolError(UpstreamError):
+    code = "upstream_protocol"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "upstream_timeout"
+
+
+class UpstreamDisconnected(UpstreamError):
+    code = "upstream_disconnected"

@@ -1,0 +1,354 @@
+"""Display-only healing of the live block, so that a half-written construct never shows its raw
+syntax (pure).
+
+The correct render of ``Use **bo`` is the literal text ``Use **bo``; the user should see
+``Use <strong>bo</strong>``. So before the live block (and only it: committed blocks are always
+rendered from the raw text) is rendered, its source is rewritten:
+
+* unclosed ``**``, ``__``, ``*``, ``_``, ``~~`` and inline code get their closers, put before
+  any trailing white space; an opener with nothing after it yet is held back;
+* a partial link shows only its text, a partial image is held back;
+* a last line that is still only syntax (``-``, ``1.``, ``>``, ``|--``, a fence opener being
+  typed...) is held back, which is also what keeps ``text\\n-`` from flashing as a heading;
+* a half-typed HTML tag, entity or trailing backslash is held back;
+* a table header gets a delimiter row as soon as it is a header line, so the table appears as
+  a table from its first row.
+
+Healing knows about code: nothing inside fences or code spans is touched (streamdown #67,
+coder/xum #909: ``$__timeFilter`` must not gain ``__``). The cost is linear in the live block.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_CLOSING_FENCE_PREFIX = re.compile(r"^\s*(`+|~+)\s*$")
+_CONTAINER_PREFIX = re.compile(r"[ \t]*(?:>|(?:[-*+]|\d{1,9}[.)])(?=[ \t]))[ \t]*")
+_BLOCK_SYNTAX = re.compile(
+    r"[-*_=+ \t]*|#{1,6}[ \t]*|\d{1,9}[.)]?|\|[ \t|:\-]*|`+|~+|\[[ xX]?\]?[ \t]*"
+)
+_BLOCK_PREFIX = re.compile(r"(?:[ \t]*>)*\s*(?:(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?(?=\s|$)|#{1,6}(?=\s|$))?[ \t]*")
+_PARTIAL_TAIL = re.compile(r"(?:<[A-Za-z/!?][^<>\n]*|<|&#?[A-Za-z0-9]*|\\)$")
+_HEADER_LINE = re.compile(r"^ {0,3}\|")
+
+
+@dataclass(frozen=True, slots=True)
+class Healed:
+    text: str
+    # Inline elements the added closers wrap around the end (``***x`` -> 2). Text typed next
+    # belongs inside the innermost of them.
+    opened: int
+    # False when something at the end was held back or rewritten: then text typed next does not
+    # simply extend what is shown.
+    clean_end: bool
+
+
+def heal(src: str, *, tables: bool = True) -> Healed:
+    """The display source for ``src``, a live block (one or two top-level blocks, or a list
+    item, or a table row)."""
+    lines = src.split("\n")
+    partial = lines[-1]
+    # Where inline scanning may start: after the last blank line or closed fence.
+    scope_line = 0
+    fence: tuple[str, int] | None = None
+    for number, line in enumerate(lines):
+        if fence is None:
+            match = _FENCE.match(line)
+            if match and not (match.group(1)[0] == "`" and "`" in line[match.end() :]):
+                if number == len(lines) - 1:
+                    # A fence opener still being typed: its info string may change the language.
+                    return Healed("\n".join(lines[:-1]), 0, False)
+                fence = (match.group(1)[0], len(match.group(1)))
+            elif not line.strip():
+                scope_line = number + 1
+        else:
+            stripped = line.strip()
+            char, length = fence
+            if stripped and set(stripped) == {char} and len(stripped) >= length:
+                if number == len(lines) - 1:
+                    # Could still become a longer closer, or plain code: hold it back.
+                    return Healed("\n".join(lines[:-1]) + "\n", 0, False)
+                fence = None
+                scope_line = number + 1
+    if fence is not None:
+        if partial and _CLOSING_FENCE_PREFIX.match(partial) and partial.strip()[0] == fence[0]:
+            return Healed("\n".join(lines[:-1]) + "\n", 0, False)
+        return Healed(src, 0, True)
+
+    clean = True
+    if partial and _only_block_syntax(partial):
+        lines = lines[:-1]
+        lines.append("")
+        clean = False
+    if scope_line >= len(lines):
+        return Healed("\n".join(lines), 0, clean)
+
+    head = "\n".join(lines[:scope_line])
+    scope = "\n".join(lines[scope_line:])
+    body, opened, body_clean = _heal_inline(scope)
+    if tables:
+        body = _infer_table(body)
+    text = (head + "\n" + body) if scope_line else body
+    return Healed(text, opened, clean and body_clean)
+
+
+def _only_block_syntax(line: str) -> bool:
+    """A line still being typed that so far holds only block markers: ``-``, ``1.``, ``> -``,
+    ``##``, ``|--``, ``- [x``, a fence or setext underline in the making."""
+    pos = 0
+    while True:
+        match = _CONTAINER_PREFIX.match(line, pos)
+        if not match or match.end() == pos:
+            break
+        pos = match.end()
+    return _BLOCK_SYNTAX.fullmatch(line, pos) is not None
+
+
+def _is_space(ch: str) -> bool:
+    return ch == "" or ch.isspace()
+
+
+def _is_punct(ch: str) -> bool:
+    return ch != "" and unicodedata.category(ch)[0] in "PS"
+
+
+@dataclass(slots=True)
+class _Delim:
+    char: str
+    pos: int
+    length: int
+
+
+def _heal_inline(text: str) -> tuple[str, int, bool]:
+    """Close what the last paragraph-like run of ``text`` leaves open."""
+    clean = True
+    tail = _PARTIAL_TAIL.search(text)
+    # Only outside code spans; checked again below once code spans are known.
+    openers: list[_Delim] = []
+    brackets: list[tuple[int, bool]] = []  # (position of "[", is image)
+    dest_start: int | None = None  # position of "](" of a link whose destination is open
+    dest_bracket: tuple[int, bool] | None = None
+    code: _Delim | None = None
+    trailing_run: tuple[int, int] | None = None
+    n = len(text)
+    i = 0
+    line_start = True
+    while i < n:
+        if line_start:
+            prefix = _BLOCK_PREFIX.match(text, i)
+            line_start = False
+            if prefix and prefix.end() > i:
+                i = prefix.end()
+                continue
+        ch = text[i]
+        if ch == "\n":
+            line_start = True
+            i += 1
+            continue
+        if code is not None:
+            if ch == "`":
+                run = _run(text, i)
+                if run == code.length:
+                    code = None
+                i += run
+            else:
+                i += 1
+            continue
+        if dest_start is not None:
+            if ch == "\\":
+                i += 2
+            elif ch == ")" or ch == "\n":
+                dest_start = None
+                dest_bracket = None
+                i += 1
+            else:
+                i += 1
+            continue
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "`":
+            run = _run(text, i)
+            code = _Delim("`", i, run)
+            i += run
+            continue
+        if ch == "!" and i + 1 < n and text[i + 1] == "[":
+            brackets.append((i, True))
+            i += 2
+            continue
+        if ch == "[":
+            brackets.append((i, False))
+            i += 1
+            continue
+        if ch == "]":
+            if brackets:
+                bracket = brackets.pop()
+                if i + 1 < n and text[i + 1] == "(":
+                    dest_start = i
+                    dest_bracket = bracket
+                    i += 2
+                    continue
+            i += 1
+            continue
+        if ch in "*_~":
+            run = _run(text, i)
+            closed = _delimiter(text, i, run, openers)
+            if not closed and i + run == n:
+                # A run at the very end that closed nothing: whether it opens depends on what
+                # comes next. Showing it would flash raw syntax; hide it until then.
+                trailing_run = (i, n)
+            i += run
+            continue
+        i += 1
+
+    removals: list[tuple[int, int]] = []  # [start, end) spans to drop
+    closers: list[str] = []
+    opened = 0
+    end = len(text)
+    if code is not None:
+        if text[code.pos + code.length :].strip():
+            closers.append("`" * code.length)
+            opened += 1
+        else:
+            removals.append((code.pos, end))
+            clean = False
+        # Delimiters inside the open code span are code, not emphasis.
+        openers = [o for o in openers if o.pos < code.pos]
+        brackets = [b for b in brackets if b[0] < code.pos]
+    elif tail is not None:
+        removals.append((tail.start(), end))
+        clean = False
+    if trailing_run is not None and code is None:
+        removals.append(trailing_run)
+        openers = [o for o in openers if o.pos < trailing_run[0]]
+        clean = False
+    if dest_start is not None and dest_bracket is not None:
+        start, is_image = dest_bracket
+        if is_image:
+            removals.append((start, end))
+        else:
+            removals.append((dest_start, end))
+            removals.append((start, start + 1))
+        clean = False
+    for start, is_image in brackets:
+        if is_image:
+            removals.append((start, end))
+        else:
+            removals.append((start, start + 1))
+        clean = False
+    cut = min((s for s, _ in removals), default=end)
+    emphasis_closers: list[str] = []
+    for opener in reversed(openers):
+        if opener.pos >= cut:
+            continue
+        if _visible(text, opener.pos + opener.length, cut, removals):
+            emphasis_closers.append(opener.char * opener.length)
+            opened += 2 if opener.length >= 3 else 1
+        else:
+            removals.append((opener.pos, opener.pos + opener.length))
+            clean = False
+    closers = emphasis_closers + closers if code is None else closers + emphasis_closers
+    healed = _apply(text, removals)
+    if closers:
+        stripped = healed.rstrip()
+        healed = stripped + "".join(closers) + healed[len(stripped) :]
+    return healed, opened, clean
+
+
+def _visible(text: str, start: int, end: int, removals: list[tuple[int, int]]) -> bool:
+    """Whether ``text[start:end]`` keeps any non-space character after ``removals``."""
+    for k in range(start, end):
+        if not text[k].isspace() and not any(s <= k < e for s, e in removals):
+            return True
+    return False
+
+
+def _run(text: str, i: int) -> int:
+    j = i
+    ch = text[i]
+    while j < len(text) and text[j] == ch:
+        j += 1
+    return j - i
+
+
+def _delimiter(text: str, i: int, run: int, openers: list[_Delim]) -> bool:
+    """CommonMark's flanking rules, enough to know what is still open at the end.
+
+    Returns whether the run closed an opener."""
+    ch = text[i]
+    if ch == "~" and run != 2:
+        return False
+    before = text[i - 1] if i > 0 else ""
+    after = text[i + run] if i + run < len(text) else ""
+    left = not _is_space(after) and (not _is_punct(after) or _is_space(before) or _is_punct(before))
+    right = not _is_space(before) and (not _is_punct(before) or _is_space(after) or _is_punct(after))
+    if ch == "_":
+        can_open = left and (not right or _is_punct(before))
+        can_close = right and (not left or _is_punct(after))
+    else:
+        can_open, can_close = left, right
+    remaining = run
+    closed = False
+    if can_close:
+        for k in range(len(openers) - 1, -1, -1):
+            opener = openers[k]
+            if opener.char != ch:
+                continue
+            used = min(opener.length, remaining)
+            remaining -= used
+            closed = True
+            opener.length -= used
+            # Openers between a matched pair can no longer close anything (CommonMark drops them).
+            del openers[k + 1 :]
+            if opener.length == 0:
+                del openers[k]
+            if remaining == 0:
+                break
+    if remaining and can_open:
+        intraword = before.isalnum() and after.isalnum()
+        if not intraword:
+            openers.append(_Delim(ch, i + run - remaining, remaining))
+    return closed
+
+
+def _apply(text: str, removals: list[tuple[int, int]]) -> str:
+    if not removals:
+        return text
+    keep = []
+    pos = 0
+    for start, end in sorted(removals):
+        if start > pos:
+            keep.append(text[pos:start])
+        pos = max(pos, end)
+    keep.append(text[pos:])
+    return "".join(keep)
+
+
+def _infer_table(text: str) -> str:
+    """``| a | b |`` as the last line gets a delimiter row, so it shows as a table header."""
+    lines = text.split("\n")
+    last = len(lines) - 1
+    while last >= 0 and not lines[last].strip():
+        last -= 1
+    if last < 0 or not _HEADER_LINE.match(lines[last]):
+        return text
+    if last > 0 and _HEADER_LINE.match(lines[last - 1]):
+        return text  # already inside a table, or a header whose delimiter is being typed
+    cells = _cells(lines[last])
+    if not cells:
+        return text
+    delimiter = "|" + "|".join(" --- " for _ in cells) + "|"
+    return "\n".join([*lines[: last + 1], delimiter, *lines[last + 1 :]])
+
+
+def _cells(line: str) -> list[str]:
+    body = line.strip()
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|") and not body.endswith("\\|"):
+        body = body[:-1]
+    cells = re.split(r"(?<!\\)\|", body)
+    return cells if any(c.strip() for c in cells) else []

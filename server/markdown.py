@@ -1,0 +1,175 @@
+"""The one Markdown configuration every render goes through (pure).
+
+CommonMark plus what chat answers use: GFM tables, ``~~strikethrough~~``, task lists, linkify
+and footnotes; raw HTML off. Model output is untrusted, so on top of markdown-it-py:
+
+* links are allowed only to http(s), mailto and relative targets (no javascript:, vbscript:,
+  data:, file:); external ones open in a new tab without a referrer;
+* images are never loaded: each becomes a link the user may choose to follow (markdown images
+  are a known data-exfiltration channel — the URL is fetched the moment it is shown);
+* table alignment is a class, not a ``style`` attribute, so the page's CSP needs no
+  ``unsafe-inline``;
+* code blocks are highlighted with Pygments and framed with a header and a copy button.
+
+The frame around code blocks and tables is *chrome*: it carries ``data-chrome`` (``wrap`` for
+an element whose children are content, ``ui`` for controls), so a test or a copy can strip it
+and get markdown-it-py's own HTML back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.footnote import footnote_plugin
+
+from .highlight import Highlighter, escape
+
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
+_ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+_ALIGN = re.compile(r"text-align:(left|right|center)")
+
+CODE_OPEN = (
+    '<div class="codeblock" data-chrome="wrap">'
+    '<div class="codeblock-head" data-chrome="ui">'
+    '<span class="codeblock-lang">{label}</span>'
+    '<button type="button" class="copy" data-copy>Copy</button>'
+    "</div>"
+)
+CODE_CLOSE = "</div>"
+TABLE_OPEN = '<div class="table-scroll" data-chrome="wrap">'
+TABLE_CLOSE = "</div>"
+
+
+def is_safe_url(url: str) -> bool:
+    """True for links we let a user click: http(s), mailto, or no scheme (relative, #anchor)."""
+    candidate = url.strip().lower()
+    match = _SCHEME.match(candidate)
+    return match is None or match.group(1) in _ALLOWED_SCHEMES
+
+
+class Markdown:
+    """A configured markdown-it-py instance plus the pieces the streaming renderer needs."""
+
+    def __init__(self) -> None:
+        self.highlighter = Highlighter()
+        md = MarkdownIt(
+            "commonmark",
+            {
+                "html": False,
+                "linkify": True,
+                "typographer": False,
+                "tasklists": True,
+                "highlight": self._highlight,
+            },
+        )
+        md.enable(["table", "strikethrough", "linkify"])
+        md.use(footnote_plugin)
+        md.validateLink = is_safe_url  # type: ignore[method-assign]
+        md.linkify.set({"fuzzy_email": False})
+        _install_render_rules(md)
+        self.md = md
+
+    def _highlight(self, code: str, lang: str, attrs: str) -> str:
+        return self.highlighter.block(code, lang)
+
+    def parse(self, src: str, env: EnvType) -> list[Token]:
+        return self.md.parse(src, env)
+
+    def render_tokens(self, tokens: Sequence[Token], env: EnvType) -> str:
+        return str(self.md.renderer.render(tokens, self.md.options, env))
+
+    def render(self, src: str, env: EnvType | None = None) -> str:
+        """The one-shot render: what a finished answer must look like."""
+        return str(self.md.render(src, {} if env is None else env))
+
+    def code_open(self, info: str) -> str:
+        """Chrome and opening tags of a fenced code block, exactly as the fence rule writes them."""
+        lang = info.split(maxsplit=1)[0] if info.strip() else ""
+        label = escape(lang) if lang else "text"
+        cls = f' class="language-{escape(lang)}"' if lang else ""
+        return CODE_OPEN.format(label=label) + f"<pre><code{cls}>"
+
+    @staticmethod
+    def code_close() -> str:
+        return "</code></pre>" + CODE_CLOSE + "\n"
+
+
+def _install_render_rules(md: MarkdownIt) -> None:
+    renderer = md.renderer
+    assert isinstance(renderer, RendererHTML)
+    default_fence = renderer.rules["fence"]
+    default_link_open = renderer.rules.get("link_open")
+
+    def fence(
+        self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        inner = str(default_fence(tokens, idx, options, env))
+        lang = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+        head = CODE_OPEN.format(label=escape(lang) if lang else "text")
+        # default_fence ends with "\n"; keep it outside the chrome so text nodes line up.
+        return head + inner.rstrip("\n") + CODE_CLOSE + "\n"
+
+    def link_open(
+        self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        href = token.attrGet("href")
+        if isinstance(href, str) and _SCHEME.match(href):
+            token.attrSet("rel", "noopener noreferrer nofollow")
+            token.attrSet("target", "_blank")
+        if default_link_open is not None:
+            return str(default_link_open(tokens, idx, options, env))
+        return self.renderToken(tokens, idx, options, env)
+
+    def image(
+        self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        alt = self.renderInlineAsText(token.children or [], options, env)
+        src = token.attrGet("src")
+        label = escape(alt) if alt else "image"
+        href = src if isinstance(src, str) and src else ""
+        title = token.attrGet("title")
+        title_attr = f' title="{escape(str(title))}"' if title else ""
+        return (
+            f'<a class="image-link" href="{escape(href)}" rel="noopener noreferrer nofollow" '
+            f'target="_blank"{title_attr}>Image: {label}</a>'
+        )
+
+    def cell_open(
+        self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        style = token.attrGet("style")
+        if isinstance(style, str):
+            match = _ALIGN.search(style)
+            attrs: dict[str, Any] = {k: v for k, v in token.attrs.items() if k != "style"}
+            if match:
+                attrs["class"] = f"align-{match.group(1)}"
+            token.attrs = attrs
+        return self.renderToken(tokens, idx, options, env)
+
+    def table_open(
+        self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        return TABLE_OPEN + self.renderToken(tokens, idx, options, env)
+
+    def table_close(
+        self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        return self.renderToken(tokens, idx, options, env).rstrip("\n") + TABLE_CLOSE + "\n"
+
+    md.add_render_rule("fence", fence)
+    md.add_render_rule("link_open", link_open)
+    md.add_render_rule("image", image)
+    md.add_render_rule("th_open", cell_open)
+    md.add_render_rule("td_open", cell_open)
+    md.add_render_rule("table_open", table_open)
+    md.add_render_rule("table_close", table_close)

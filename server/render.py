@@ -1,0 +1,692 @@
+"""Incremental markdown: the answer so far -> patches for the page (pure, no I/O).
+
+The page holds, per answer, a list of *frozen* blocks that are never touched again and one
+*live* part at the end that is swapped as a unit. Each ``update()`` parses only text that is
+not yet frozen and returns operations (docs/protocol.md, "Render operations"):
+
+* A top-level block is frozen once the block after it has begun *and* that block's first
+  line is settled (complete, or starting with a letter). Freezing on the mere start of the
+  next block commits wrong HTML for ``1. a\\n\\n2`` and ``[foo]: /url`` being typed
+  (shared/research/rendering-facts.md §2). A frozen block is rendered from its own source with
+  the reference definitions seen so far, so it is exactly what a one-shot render gives.
+* Long blocks would make each update cost grow with the block, so three kinds stream as
+  containers whose finished parts freeze inside them: lists (per item), tables (per row) and
+  open code fences (per line, highlighted as lines finish; the open line is appended as plain
+  escaped text, so code never flashes back to plain). When the container ends it is compared
+  with its one-shot render and replaced only if different (a list that turned loose).
+* The live part is healed first (``heal.py``) so that half-written syntax never shows.
+* Plain words typed into a paragraph skip markdown-it altogether: the page appends them to the
+  last text node (``tail``), which is what the next render would give.
+* ``finish()`` renders the whole text once and replaces only the blocks that differ
+  (references and footnotes defined after their use).
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from markdown_it.token import Token
+
+from .blocks import (
+    Fence,
+    Lines,
+    Span,
+    children,
+    fence_opener,
+    is_list,
+    list_is_loose,
+    loosen,
+    top_level,
+)
+from .heal import Healed, heal
+from .highlight import escape
+from .markdown import Markdown
+
+Op = dict[str, Any]
+
+_INERT = re.compile(r"[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@]")
+_INERT_RUN = re.compile(r"(?:[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@])+")
+_LINKISH = re.compile(r"[.:@/]\S*[^\W_]")
+_CLOSE_RUN = re.compile(r"(?:</[a-z0-9]+>\s*)+$")
+_CLOSE_TAG = re.compile(r"</([a-z0-9]+)>")
+_ITEM_WITH_TEXT = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s+\S*?[^\W\d_]")
+_BLOCK_TAGS = frozenset(
+    "p li h1 h2 h3 h4 h5 h6 blockquote ul ol td th tr tbody thead table div pre section".split()
+)
+
+
+class Mode(enum.Enum):
+    NORMAL = "normal"
+    FENCE = "fence"
+    LIST = "list"
+    TABLE = "table"
+
+
+@dataclass
+class RenderStats:
+    updates: int = 0
+    parses: int = 0
+    fast_appends: int = 0
+    frozen_blocks: int = 0
+    live_swaps: int = 0
+    rewrites: int = 0  # a container replaced when it ended (list turned loose, odd table)
+    highlighted_lines: int = 0
+    reconciled: int = 0  # blocks the final one-shot render replaced or added
+
+
+@dataclass
+class _Live:
+    """What the page shows as the live part at the current level."""
+
+    html: str = ""
+    fast: bool = False  # plain text typed next may be appended as is
+    depth: int = 0  # ... into this element: levels below the last live node
+    debt: str = ""  # white space the render trimmed off the end, owed to the next append
+
+
+@dataclass
+class _ListState:
+    open_html: str
+    ordered: bool
+    marker: str
+    item_off: int = 0  # offset in the tail of the first item not frozen
+    loose: bool = False
+    items_html: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _TableState:
+    open_html: str
+    header_src: str
+    row_off: int
+    rows_html: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _FenceState:
+    fence: Fence
+    lang: str
+    scan_off: int  # offset in the tail of the first line not yet scanned
+    lines_src: list[str] = field(default_factory=list)
+    lines_html: list[str] = field(default_factory=list)
+
+
+class StreamRenderer:
+    """``feed(text)`` as it arrives, ``update()`` when a frame is due, ``finish()`` at the end."""
+
+    def __init__(self, markdown: Markdown, *, doc_id: str | None = None) -> None:
+        self._md = markdown
+        self._doc_id = doc_id
+        self._env: dict[str, Any] = self._fresh_env()
+        self._pending: list[str] = []
+        self._cr = False
+        self._tail = ""
+        self._committed: list[str] = []
+        self._blocks: list[str] = []
+        self._live = _Live()
+        self._mode = Mode.NORMAL
+        self._list: _ListState | None = None
+        self._table: _TableState | None = None
+        self._fence: _FenceState | None = None
+        self._finished = False
+        self.stats = RenderStats()
+
+    # ----------------------------------------------------------------- public
+
+    @property
+    def source(self) -> str:
+        """All text fed so far, newlines normalised the way markdown-it normalises them."""
+        return "".join(self._committed) + self._tail + "".join(self._pending)
+
+    @property
+    def blocks(self) -> list[str]:
+        """HTML of the frozen top-level blocks, as the page holds them."""
+        return list(self._blocks)
+
+    def feed(self, text: str) -> None:
+        if self._finished:
+            raise RuntimeError("feed() after finish()")
+        if self._cr:
+            text = "\r" + text
+            self._cr = False
+        if text.endswith("\r"):
+            # Might be the first half of "\r\n": decide when the next piece comes.
+            self._cr = True
+            text = text[:-1]
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\0" in text:
+            text = text.replace("\0", "\ufffd")
+        if text:
+            self._pending.append(text)
+
+    def update(self) -> list[Op]:
+        if not self._pending:
+            return []
+        new = "".join(self._pending)
+        self._pending.clear()
+        self.stats.updates += 1
+        ops: list[Op] = []
+        if not self._append_plain(new, ops):
+            self._tail += new
+            self._advance(ops)
+        return ops
+
+    def finish(self) -> list[Op]:
+        """Freeze everything and reconcile with the one-shot render of the whole text."""
+        if self._cr:
+            self._pending.append("\n")
+            self._cr = False
+        ops = self.update()
+        self._finished = True
+        if self._mode is Mode.FENCE:
+            self._end_fence(ops, len(self._tail))
+        elif self._mode is Mode.LIST:
+            self._end_list(ops, len(self._tail))
+        elif self._mode is Mode.TABLE:
+            assert self._table is not None
+            self._end_table(ops, len(self._tail))
+        if self._tail:
+            self._commit(ops, self._tail)
+            self._tail = ""
+        elif self._live.html:
+            ops.append({"op": "live", "html": ""})
+        self._live = _Live()
+        self._reconcile(ops)
+        return ops
+
+    # ---------------------------------------------------------- the machine
+
+    def _advance(self, ops: list[Op]) -> None:
+        # Each step returns True when it switched mode, so what is left is looked at again.
+        while True:
+            if self._mode is Mode.FENCE:
+                switched = self._fence_step(ops)
+            elif self._mode is Mode.LIST:
+                switched = self._list_step(ops)
+            elif self._mode is Mode.TABLE:
+                switched = self._table_step(ops)
+            else:
+                switched = self._normal_step(ops)
+            if not switched:
+                return
+
+    def _normal_step(self, ops: list[Op]) -> bool:
+        tail = self._tail
+        if not tail.strip():
+            self._show(ops, "")
+            return False
+        env = self._scratch_env()
+        tokens = self._parse(tail, env)
+        spans = top_level(tokens)
+        lines = Lines(tail)
+        if not spans:
+            self._show(ops, "")
+            return False
+        keep = len(spans) - 1
+        if keep >= 1 and not lines.decided(spans[-1].line):
+            keep -= 1
+        if keep > 0:
+            shift = spans[keep].line
+            cut = lines.offset(shift)
+            self._commit(ops, tail[:cut])
+            tail = self._tail = tail[cut:]
+            lines = Lines(tail)
+            spans = [Span(s.first, s.last, s.line - shift, s.end_line - shift) for s in spans[keep:]]
+        if len(spans) == 1:
+            first = tokens[spans[0].first]
+            if first.type == "fence" and lines.complete(0):
+                return self._enter_fence(ops, lines)
+            if is_list(first) and _item_decided(lines, 0):
+                return self._enter_list(ops, tokens, spans[0])
+            if first.type == "table_open" and lines.complete(1):
+                return self._enter_table(ops, tokens, spans[0], lines)
+        kind = tokens[spans[0].first].type
+        healed = Healed(tail, 0, True) if kind == "code_block" else heal(tail)
+        if healed.text != tail:
+            env = self._scratch_env()
+            tokens = self._parse(healed.text, env)
+            spans = top_level(tokens)
+        if not spans:
+            self._show(ops, "")
+            return False
+        html = self._render(tokens[spans[0].first : spans[-1].last], env)
+        fast = len(spans) == 1 and _ends_in_text(tokens, spans[-1])
+        self._show(ops, html, healed=healed, fast=fast)
+        return False
+
+    def _commit(self, ops: list[Op], segment: str) -> None:
+        """Freeze ``segment`` (whole top-level blocks) at the current, top level."""
+        tokens = self._parse(segment, self._env)
+        htmls = [self._render(tokens[s.first : s.last], self._env) for s in top_level(tokens)]
+        self._committed.append(segment)
+        if not htmls:
+            self._show(ops, "")
+            return
+        self._freeze_or_append(ops, htmls)
+        self._blocks.extend(htmls)
+        self.stats.frozen_blocks += len(htmls)
+
+    def _freeze_or_append(self, ops: list[Op], htmls: list[str]) -> None:
+        if len(htmls) == 1 and self._live.html and htmls[0] == self._live.html:
+            # The page already shows exactly this: keep its nodes (and any selection in them).
+            ops.append({"op": "freeze"})
+        else:
+            if self._live.html:
+                ops.append({"op": "live", "html": ""})
+            ops.append({"op": "append", "blocks": htmls})
+        self._live = _Live()
+
+    # ------------------------------------------------------------------ lists
+
+    def _enter_list(self, ops: list[Op], tokens: list[Token], span: Span) -> bool:
+        first = tokens[span.first]
+        items = children(tokens, span, 1, "list_item_open")
+        marker = tokens[items[0].first].markup if items else first.markup
+        open_html = self._md.md.renderer.renderToken(tokens, span.first, self._md.md.options, {})
+        self._list = _ListState(open_html, first.type == "ordered_list_open", marker)
+        ops.append({"op": "open", "html": open_html, "slot": None})
+        self._live = _Live()
+        self._mode = Mode.LIST
+        return True
+
+    def _list_step(self, ops: list[Op]) -> bool:
+        state = self._list
+        assert state is not None
+        region = self._tail[state.item_off :]
+        env = self._scratch_env()
+        tokens = self._parse(region, env)
+        spans = top_level(tokens)
+        lines = Lines(region)
+        if not spans or spans[0].line != 0 or not self._continues(tokens[spans[0].first], state):
+            return self._end_list(ops, state.item_off)
+        span = spans[0]
+        if len(spans) > 1 and lines.decided(spans[1].line):
+            return self._end_list(ops, state.item_off + lines.offset(spans[1].line))
+        items = children(tokens, span, 1, "list_item_open")
+        if not items:
+            return self._end_list(ops, state.item_off)
+        if not state.loose and list_is_loose(tokens, span, items, lines):
+            state.loose = True
+            if state.items_html:
+                self._loosen_frozen_items(ops, state)
+        if state.loose:
+            loosen(tokens, span.first, span.last)
+        keep = len(items) - 1
+        if keep >= 1 and not _item_decided(lines, items[-1].line):
+            keep -= 1
+        if keep > 0:
+            htmls = [self._render(tokens[i.first : i.last], env) for i in items[:keep]]
+            self._freeze_or_append(ops, htmls)
+            state.items_html.extend(htmls)
+            state.item_off += lines.offset(items[keep].line)
+        live_src = region[lines.offset(items[keep].line) :]
+        healed = heal(live_src)
+        if healed.text == live_src:
+            html = self._render(tokens[items[keep].first : items[-1].last], env)
+            fast = keep == len(items) - 1 and _ends_in_text(tokens, items[-1])
+        else:
+            html, fast = self._render_items(healed.text, state.loose)
+        self._show(ops, html, healed=healed, fast=fast)
+        return False
+
+    def _continues(self, token: Token, state: _ListState) -> bool:
+        if not is_list(token) or (token.type == "ordered_list_open") != state.ordered:
+            return False
+        return token.markup == state.marker
+
+    def _render_items(self, src: str, loose: bool) -> tuple[str, bool]:
+        env = self._scratch_env()
+        tokens = self._parse(src, env)
+        spans = top_level(tokens)
+        if not spans or not is_list(tokens[spans[0].first]):
+            return "", False
+        items = children(tokens, spans[0], 1, "list_item_open")
+        if not items:
+            return "", False
+        if loose:
+            loosen(tokens, items[0].first, items[-1].last)
+        html = self._render(tokens[items[0].first : items[-1].last], env)
+        return html, len(items) == 1 and _ends_in_text(tokens, items[-1])
+
+    def _loosen_frozen_items(self, ops: list[Op], state: _ListState) -> None:
+        """The list turned loose: its frozen items must show their paragraphs. Once per list."""
+        env = self._scratch_env()
+        tokens = self._parse(self._tail[: state.item_off], env)
+        spans = top_level(tokens)
+        items = children(tokens, spans[0], 1, "list_item_open") if spans else []
+        loosen(tokens, 0, len(tokens))
+        state.items_html = [self._render(tokens[i.first : i.last], env) for i in items]
+        ops.append(
+            {"op": "reopen", "html": state.open_html + "".join(state.items_html), "slot": None}
+        )
+        self._live = _Live()
+        self.stats.rewrites += 1
+
+    def _end_list(self, ops: list[Op], end: int) -> bool:
+        state = self._list
+        assert state is not None
+        tokens, spans, htmls = self._final_render(self._tail[:end])
+        matched = False
+        if len(spans) == 1 and is_list(tokens[spans[0].first]):
+            items = children(tokens, spans[0], 1, "list_item_open")
+            final = [self._render(tokens[i.first : i.last], self._env) for i in items]
+            open_html = self._md.md.renderer.renderToken(
+                tokens, spans[0].first, self._md.md.options, {}
+            )
+            matched = open_html == state.open_html and final[: len(state.items_html)] == state.items_html
+            if matched:
+                self._close_container(ops, final[len(state.items_html) :])
+        self._end_container(ops, end, htmls, matched)
+        self._list = None
+        return True
+
+    # ----------------------------------------------------------------- tables
+
+    def _enter_table(self, ops: list[Op], tokens: list[Token], span: Span, lines: Lines) -> bool:
+        header_src = self._tail[: lines.offset(2)]
+        head = self._parse(header_src, self._scratch_env())
+        html = self._render(head, {})
+        open_html = html.replace("</table>", "<tbody>\n</tbody>\n</table>", 1)
+        self._table = _TableState(open_html, header_src, len(header_src))
+        ops.append({"op": "open", "html": open_html, "slot": "tbody"})
+        self._live = _Live()
+        self._mode = Mode.TABLE
+        return True
+
+    def _table_step(self, ops: list[Op]) -> bool:
+        state = self._table
+        assert state is not None
+        region = state.header_src + self._tail[state.row_off :]
+        offset = len(state.header_src)
+        env = self._scratch_env()
+        tokens = self._parse(region, env)
+        spans = top_level(tokens)
+        lines = Lines(region)
+        if not spans or tokens[spans[0].first].type != "table_open":
+            return self._end_table(ops, state.row_off)
+        if len(spans) > 1 and lines.decided(spans[1].line):
+            return self._end_table(ops, state.row_off + lines.offset(spans[1].line) - offset)
+        rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
+        done = [r for r in rows if lines.complete(r.line)]
+        if done:
+            htmls = [self._render(tokens[r.first : r.last], env) for r in done]
+            self._freeze_or_append(ops, htmls)
+            state.rows_html.extend(htmls)
+            state.row_off += lines.offset(done[-1].line + 1) - offset
+        live = rows[-1] if rows and not lines.complete(rows[-1].line) else None
+        html = ""
+        if live is not None:
+            row_src = lines.get(live.line)
+            healed = heal(row_src, tables=False)
+            if healed.text == row_src:
+                html = self._render(tokens[live.first : live.last], env)
+            elif healed.text.strip():
+                again = self._parse(state.header_src + healed.text, self._scratch_env())
+                found = [r for s in top_level(again)[:1] for r in children(again, s, 2, "tr_open")]
+                body = [r for r in found if r.line >= 2]
+                html = self._render(again[body[0].first : body[0].last], env) if body else ""
+        self._show(ops, html)
+        return False
+
+    def _end_table(self, ops: list[Op], end: int) -> bool:
+        state = self._table
+        assert state is not None
+        tokens, spans, htmls = self._final_render(self._tail[:end])
+        matched = False
+        if len(spans) == 1 and tokens[spans[0].first].type == "table_open":
+            rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
+            final = [self._render(tokens[r.first : r.last], self._env) for r in rows]
+            shown = state.open_html.replace("</tbody>", "".join(final) + "</tbody>", 1)
+            matched = (
+                shown == htmls[0] and final[: len(state.rows_html)] == state.rows_html
+            )
+            if matched:
+                self._close_container(ops, final[len(state.rows_html) :])
+        self._end_container(ops, end, htmls, matched)
+        self._table = None
+        return True
+
+    # ----------------------------------------------------------------- fences
+
+    def _enter_fence(self, ops: list[Op], lines: Lines) -> bool:
+        fence = fence_opener(lines.get(0))
+        if fence is None:  # markdown-it saw a fence our scan does not: render it plainly
+            html = self._render(self._parse(self._tail, self._scratch_env()), {})
+            self._show(ops, html)
+            return False
+        lang = _fence_lang(fence.info)
+        self._fence = _FenceState(fence, lang, lines.offset(1))
+        ops.append(
+            {
+                "op": "open",
+                "html": self._md.code_open(fence.info) + self._md.code_close(),
+                "slot": "code",
+            }
+        )
+        self._live = _Live()
+        self._mode = Mode.FENCE
+        return True
+
+    def _fence_step(self, ops: list[Op]) -> bool:
+        state = self._fence
+        assert state is not None
+        tail = self._tail
+        pos = state.scan_off
+        new: list[str] = []
+        closed_at = -1
+        while True:
+            newline = tail.find("\n", pos)
+            if newline == -1:
+                break
+            line = tail[pos:newline]
+            if state.fence.closes(line):
+                closed_at = newline + 1
+                break
+            new.append(state.fence.content(line))
+            pos = newline + 1
+        state.scan_off = pos
+        if new:
+            self._code_lines(ops, new)
+        if closed_at >= 0:
+            return self._end_fence(ops, closed_at)
+        partial = tail[pos:]
+        stripped = partial.strip()
+        if stripped and set(stripped) == {state.fence.char} and len(partial) - len(partial.lstrip(" ")) <= 3:
+            partial = ""  # the closing fence being typed: never show it as code
+        self._show(ops, escape(state.fence.content(partial)))
+        return False
+
+    def _code_lines(self, ops: list[Op], new: list[str]) -> None:
+        state = self._fence
+        assert state is not None
+        htmls = self._md.highlighter.lines(state.lines_src, new, state.lang)
+        self.stats.highlighted_lines += len(new)
+        state.lines_src.extend(new)
+        state.lines_html.extend(htmls)
+        if self._live.html:
+            ops.append({"op": "live", "html": ""})
+            self._live = _Live()
+        ops.append({"op": "append", "blocks": [h + "\n" for h in htmls]})
+
+    def _end_fence(self, ops: list[Op], end: int) -> bool:
+        state = self._fence
+        assert state is not None
+        tokens, spans, htmls = self._final_render(self._tail[:end])
+        matched = False
+        if len(spans) == 1 and tokens[spans[0].first].type == "fence":
+            streamed = "".join(h + "\n" for h in state.lines_html)
+            shown = self._md.code_open(state.fence.info) + streamed + self._md.code_close()
+            if shown == htmls[0]:
+                self._close_container(ops, [])
+                matched = True
+        self._end_container(ops, end, htmls, matched)
+        self._fence = None
+        return True
+
+    # -------------------------------------------------------------- containers
+
+    def _final_render(self, src: str) -> tuple[list[Token], list[Span], list[str]]:
+        tokens = self._parse(src, self._env)
+        spans = top_level(tokens)
+        return tokens, spans, [self._render(tokens[s.first : s.last], self._env) for s in spans]
+
+    def _close_container(self, ops: list[Op], rest: list[str]) -> None:
+        """The container as shown is right: add its last children and close it."""
+        if len(rest) == 1 and rest[0] == self._live.html:
+            ops.append({"op": "freeze"})
+        else:
+            if self._live.html:
+                ops.append({"op": "live", "html": ""})
+            if rest:
+                ops.append({"op": "append", "blocks": rest})
+        ops.append({"op": "close"})
+
+    def _end_container(self, ops: list[Op], end: int, htmls: list[str], matched: bool) -> None:
+        html = "".join(htmls)
+        if not matched:
+            ops.append({"op": "replace", "html": html})
+            self.stats.rewrites += 1
+        self._committed.append(self._tail[:end])
+        self._tail = self._tail[end:]
+        self._blocks.append(html)
+        self.stats.frozen_blocks += 1
+        self._live = _Live()
+        self._mode = Mode.NORMAL
+
+    # ------------------------------------------------------------- the end
+
+    def _reconcile(self, ops: list[Op]) -> None:
+        source = "".join(self._committed)
+        env = self._fresh_env()
+        tokens = self._parse(source, env)
+        spans = top_level(tokens)
+        final = [self._render(tokens[s.first : s.last], env) for s in spans]
+        end = spans[-1].last if spans else 0
+        if end < len(tokens):  # the footnote section: a block of its own, at the very end
+            final.append(self._render(tokens[end:], env))
+        matcher = difflib.SequenceMatcher(None, self._blocks, final, autojunk=False)
+        for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
+            if tag == "equal":
+                continue
+            ops.append({"op": "splice", "at": i1, "remove": i2 - i1, "blocks": final[j1:j2]})
+            self.stats.reconciled += j2 - j1
+        self._blocks = final
+
+    # ------------------------------------------------------------- plumbing
+
+    def _append_plain(self, new: str, ops: list[Op]) -> bool:
+        """The fast path: plain words at the end of a paragraph need no parse."""
+        live = self._live
+        if not live.fast or "\n" in new or not _INERT_RUN.fullmatch(new):
+            return False
+        tail = self._tail
+        if not tail or not _INERT.fullmatch(tail[-1]):
+            return False
+        word_start = max(tail.rfind(" "), tail.rfind("\n"), tail.rfind("\t")) + 1
+        if any(_LINKISH.search(word) for word in (tail[word_start:] + new).split()):
+            return False  # might be turning into a linkified URL or e-mail address
+        text = live.debt + new
+        ops.append({"op": "tail", "text": text, "depth": live.depth})
+        live.html = _insert_text(live.html, live.depth, escape(text))
+        live.debt = ""
+        self._tail = tail + new
+        self.stats.fast_appends += 1
+        return True
+
+    def _show(
+        self, ops: list[Op], html: str, *, healed: Healed | None = None, fast: bool = False
+    ) -> None:
+        if html != self._live.html:
+            ops.append({"op": "live", "html": html})
+            self.stats.live_swaps += 1
+        live = _Live(html)
+        if fast and healed is not None and healed.clean_end:
+            last_line = healed.text.rsplit("\n", 1)[-1]
+            depth = _text_depth(html, healed.opened)
+            if depth is not None and any(ch.isalpha() for ch in last_line):
+                live.fast = True
+                live.depth = depth
+                live.debt = healed.text[len(healed.text.rstrip(" \t")) :]
+        self._live = live
+
+    def _parse(self, src: str, env: dict[str, Any]) -> list[Token]:
+        self.stats.parses += 1
+        return self._md.parse(src, env)
+
+    def _render(self, tokens: list[Token], env: dict[str, Any]) -> str:
+        return self._md.render_tokens(tokens, env)
+
+    def _fresh_env(self) -> dict[str, Any]:
+        env: dict[str, Any] = {"references": {}}
+        if self._doc_id is not None:
+            env["docId"] = self._doc_id
+        return env
+
+    def _scratch_env(self) -> dict[str, Any]:
+        """A copy of the committed env a live parse may scribble on."""
+        env = dict(self._env)
+        env["references"] = dict(self._env.get("references", {}))
+        notes = self._env.get("footnotes")
+        if isinstance(notes, dict):
+            env["footnotes"] = {
+                key: ({k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
+                      if isinstance(value, dict) else value)
+                for key, value in notes.items()
+            }
+        return env
+
+
+def _fence_lang(info: str) -> str:
+    return info.split(maxsplit=1)[0] if info else ""
+
+
+def _item_decided(lines: Lines, line: int) -> bool:
+    """A list item's first line is complete, or has text after its marker."""
+    return lines.complete(line) or _ITEM_WITH_TEXT.match(lines.get(line)) is not None
+
+
+def _ends_in_text(tokens: list[Token], span: Span) -> bool:
+    """Whether the block ends with inline content of a paragraph or heading."""
+    index = span.last - 1
+    while index > span.first and tokens[index].nesting < 0:
+        index -= 1
+    return (
+        tokens[index].type == "inline"
+        and index > 0
+        and tokens[index - 1].type in ("paragraph_open", "heading_open")
+    )
+
+
+def _text_depth(html: str, opened: int) -> int | None:
+    """How many elements below the live root the text typed next goes: through the block
+    elements that end here, then into the inline elements healing opened."""
+    body = html.rstrip()
+    run = _CLOSE_RUN.search(body)
+    if run is None or not body[: run.start()] or body[: run.start()].endswith(">"):
+        return None
+    tags = _CLOSE_TAG.findall(run.group(0))
+    blocks = 0
+    for tag in reversed(tags):
+        if tag not in _BLOCK_TAGS:
+            break
+        blocks += 1
+    if blocks == 0 or opened > len(tags) - blocks:
+        return None
+    return blocks - 1 + opened
+
+
+def _insert_text(html: str, depth: int, text: str) -> str:
+    """``html`` with ``text`` added where the page's ``tail`` operation puts it."""
+    body = html.rstrip()
+    run = _CLOSE_RUN.search(body)
+    if run is None:
+        return html
+    tags = list(_CLOSE_TAG.finditer(body, run.start()))
+    # The element at ``depth`` is closed by the (depth+1)-th closing tag counted from the end.
+    at = tags[len(tags) - 1 - depth].start()
+    return body[:at] + text + body[at:] + html[len(body) :]
