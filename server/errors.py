@@ -4,12 +4,15 @@ at the edge that meets them, into one of these::
     InkstreamError
     ├── ConfigError                 a setting is missing or malformed (raised at start-up)
     ├── ProtocolError               a client frame we refuse; carries a wire ``code``
-    └── UpstreamError               the model server failed the turn; carries ``code``
-        ├── UpstreamStatusError     non-2xx before any event (401, 404, 429 + Retry-After, 5xx)
-        ├── UpstreamStreamError     an ``error`` object inside an otherwise healthy stream
-        ├── UpstreamProtocolError   not an event stream, or an event that is not JSON
-        ├── UpstreamTimeout         could not connect in time, or no bytes for idle_timeout
-        └── UpstreamDisconnected    the connection failed or dropped mid-stream
+    └── TurnError                   a turn ended in error; shown inside its message
+        ├── AnswerTooLarge          the answer outgrew max_turn_log_bytes
+        ├── InternalError           a bug of ours; logged with its traceback
+        └── UpstreamError           the model server failed the turn
+            ├── UpstreamStatusError     non-2xx before any event (401, 404, 429 + Retry-After, 5xx)
+            ├── UpstreamStreamError     an ``error`` object inside an otherwise healthy stream
+            ├── UpstreamProtocolError   not an event stream, or an event that is not JSON
+            ├── UpstreamTimeout         could not connect in time, or no bytes for idle_timeout
+            └── UpstreamDisconnected    the connection failed or dropped mid-stream
 """
 
 from __future__ import annotations
@@ -36,13 +39,11 @@ class ProtocolError(InkstreamError):
         self.ref = ref
 
 
-class UpstreamError(InkstreamError):
-    """The upstream model server failed the turn.
+class TurnError(InkstreamError):
+    """A turn ended in error. ``message`` is safe to show to the user: it never holds the
+    API key."""
 
-    ``message`` is safe to show to the user: it never holds the API key.
-    """
-
-    code = "upstream_error"
+    code = "turn_error"
 
     def __init__(
         self,
@@ -67,6 +68,20 @@ class UpstreamError(InkstreamError):
         if self.retry_after is not None:
             wire["retry_after"] = self.retry_after
         return wire
+
+
+class AnswerTooLarge(TurnError):
+    code = "too_large"
+
+
+class InternalError(TurnError):
+    code = "internal"
+
+
+class UpstreamError(TurnError):
+    """The upstream model server failed the turn."""
+
+    code = "upstream_error"
 
 
 class UpstreamStatusError(UpstreamError):

@@ -33,6 +33,14 @@ _BLOCK_SYNTAX = re.compile(
 _BLOCK_PREFIX = re.compile(r"(?:[ \t]*>)*\s*(?:(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?(?=\s|$)|#{1,6}(?=\s|$))?[ \t]*")
 _PARTIAL_TAIL = re.compile(r"(?:<[A-Za-z/!?][^<>\n]*|<|&#?[A-Za-z0-9]*|\\)$")
 _HEADER_LINE = re.compile(r"^ {0,3}\|")
+_DEFINITION = re.compile(
+    r" {0,3}\[(?:[^\]\\\n]|\\.)*\]:[ \t]*\S+(?:[ \t]+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?[ \t]*"
+)
+_DEFINITION_PREFIX = re.compile(
+    r" {0,3}\[(?:[^\]\\\n]|\\.)*"
+    r"(?:\](?::(?:[ \t]*\S*(?:[ \t]+(?:\"[^\"]*\"?|'[^']*'?|\([^)]*\)?)?)?)?)?)?[ \t]*"
+)
+_FOOTNOTE_DEFINITION = re.compile(r" {0,3}\[\^[^\]\s]*(?:\](?::.*)?)?$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,20 @@ def heal(src: str, *, tables: bool = True) -> Healed:
     if scope_line >= len(lines):
         return Healed("\n".join(lines), 0, clean)
 
+    scope_lines = lines[scope_line:]
+    if _FOOTNOTE_DEFINITION.match(scope_lines[0]):
+        # A footnote definition shows only in the footnote section, once the answer is done.
+        return Healed("\n".join(lines[:scope_line]) + ("\n" if scope_line else ""), 0, False)
+    last = len(scope_lines) - 1
+    while last >= 0 and not scope_lines[last]:
+        last -= 1
+    if last >= 0 and _DEFINITION_PREFIX.fullmatch(scope_lines[last]) and all(
+        _DEFINITION.fullmatch(line) for line in scope_lines[:last]
+    ):
+        # A reference definition being typed: it will show nothing, so show nothing now.
+        lines = lines[: scope_line + last]
+        lines.append("")
+        clean = False
     head = "\n".join(lines[:scope_line])
     scope = "\n".join(lines[scope_line:])
     body, opened, body_clean = _heal_inline(scope)

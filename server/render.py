@@ -203,7 +203,8 @@ class StreamRenderer:
 
     def _advance(self, ops: list[Op]) -> None:
         # Each step returns True when it switched mode, so what is left is looked at again.
-        while True:
+        # Every switch out of a container consumes text, so this ends; the bound is a guard.
+        for _ in range(10_000):
             if self._mode is Mode.FENCE:
                 switched = self._fence_step(ops)
             elif self._mode is Mode.LIST:
@@ -214,6 +215,7 @@ class StreamRenderer:
                 switched = self._normal_step(ops)
             if not switched:
                 return
+        raise RuntimeError("renderer made no progress")
 
     def _normal_step(self, ops: list[Op]) -> bool:
         tail = self._tail
@@ -237,14 +239,21 @@ class StreamRenderer:
             tail = self._tail = tail[cut:]
             lines = Lines(tail)
             spans = [Span(s.first, s.last, s.line - shift, s.end_line - shift) for s in spans[keep:]]
-        if len(spans) == 1:
+        if len(spans) == 1 and self._container(tokens[spans[0].first], lines, spans[0].line):
+            if spans[0].line > 0:
+                # Blank lines or reference definitions before the block: freeze them first
+                # (they show nothing), so the container starts at the top of the tail.
+                cut = lines.offset(spans[0].line)
+                self._commit(ops, tail[:cut])
+                self._tail = tail[cut:]
+                lines = Lines(self._tail)
+                spans = [Span(spans[0].first, spans[0].last, 0, spans[0].end_line - spans[0].line)]
             first = tokens[spans[0].first]
-            if first.type == "fence" and lines.complete(0):
+            if first.type == "fence":
                 return self._enter_fence(ops, lines)
-            if is_list(first) and _item_decided(lines, 0):
+            if is_list(first):
                 return self._enter_list(ops, tokens, spans[0])
-            if first.type == "table_open" and lines.complete(1):
-                return self._enter_table(ops, tokens, spans[0], lines)
+            return self._enter_table(ops, tokens, spans[0], lines)
         kind = tokens[spans[0].first].type
         healed = Healed(tail, 0, True) if kind == "code_block" else heal(tail)
         if healed.text != tail:
@@ -258,6 +267,15 @@ class StreamRenderer:
         fast = len(spans) == 1 and _ends_in_text(tokens, spans[-1])
         self._show(ops, html, healed=healed, fast=fast)
         return False
+
+    @staticmethod
+    def _container(first: Token, lines: Lines, line: int) -> bool:
+        """Whether the live block streams as a container (see the module docstring)."""
+        if first.type == "fence":
+            return lines.complete(line)
+        if is_list(first):
+            return _item_decided(lines, line)
+        return first.type == "table_open" and lines.complete(line + 1)
 
     def _commit(self, ops: list[Op], segment: str) -> None:
         """Freeze ``segment`` (whole top-level blocks) at the current, top level."""

@@ -1,0 +1,56 @@
+"""``create_app(settings)``: routes, middleware and the lifespan that owns shared clients.
+Wiring only."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from .assets import asset_dir
+from .catalog import Catalog
+from .demo import create_demo_app
+from .headers import SecurityHeaders
+from .markdown import Markdown
+from .pages import health, highlight_css, index, models, stylesheet
+from .settings import DEMO_PATH, Settings
+from .turns import Turns
+from .upstream import Upstream, create_client
+from .ws import websocket_endpoint
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = create_client(settings)
+        upstream = Upstream(settings, client)
+        catalog = Catalog(settings, upstream)
+        turns = Turns(settings, Markdown(), upstream, catalog)
+        app.state.settings = settings
+        app.state.templates = Jinja2Templates(directory=str(asset_dir("templates")))
+        app.state.catalog = catalog
+        app.state.turns = turns
+        app.state.highlight_css = highlight_css()
+        try:
+            yield
+        finally:
+            await turns.aclose()
+            await client.aclose()
+
+    routes = [
+        Route("/", index),
+        Route("/api/models", models),
+        Route("/healthz", health),
+        Route("/assets/highlight.css", stylesheet),
+        WebSocketRoute("/ws", websocket_endpoint),
+        Mount("/static", app=StaticFiles(directory=str(asset_dir("static"))), name="static"),
+    ]
+    if settings.demo:
+        demo = create_demo_app(ttft=settings.demo_ttft, tokens_per_second=settings.demo_tokens_per_second)
+        routes.append(Mount(DEMO_PATH.removesuffix("/v1"), app=demo))
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)

@@ -1,0 +1,49 @@
+"""HTTP endpoints other than the WebSocket: the page, the model list, stylesheet, health."""
+
+from __future__ import annotations
+
+from pygments.formatters import HtmlFormatter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from . import __version__
+from .errors import UpstreamError
+
+
+async def index(request: Request) -> Response:
+    settings = request.app.state.settings
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {"demo": settings.demo, "version": __version__, "model": settings.model or ""},
+    )
+
+
+async def models(request: Request) -> Response:
+    """The model picker's list. The upstream's own answer is trimmed to ids: nothing else of
+    it reaches the browser."""
+    state = request.app.state
+    try:
+        listed = await state.catalog.models()
+        default = await state.catalog.default_model()
+    except UpstreamError as error:
+        return JSONResponse({"error": error.to_wire()}, status_code=502)
+    ids = [str(m["id"]) for m in listed]
+    return JSONResponse({"models": ids, "default": default, "demo": state.settings.demo})
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"ok": True, "turns": len(request.app.state.turns)})
+
+
+def highlight_css() -> str:
+    """Pygments colours for both schemes, scoped to code blocks."""
+    light = HtmlFormatter(style="default").get_style_defs(".codeblock pre")
+    dark = HtmlFormatter(style="monokai").get_style_defs(".codeblock pre")
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+
+
+async def stylesheet(request: Request) -> Response:
+    css: str = request.app.state.highlight_css
+    return PlainTextResponse(css, media_type="text/css", headers={"cache-control": "public, max-age=3600"})

@@ -1,0 +1,166 @@
+"""Upstream events of one turn -> the turn's frames (pure: the caller passes the clock).
+
+Deltas are coalesced by a token bucket: the first content goes out at once and so does every
+delta of a model slower than ``max_fps``; a faster one is batched so that no more than
+``max_fps`` frames a second (after a burst of ``burst``) reach a browser. Each frame carries
+the raw text since the previous one and the render operations for it.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from .errors import TurnError
+from .events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage
+from .markdown import Markdown
+from .rate import TokenBucket
+from .render import StreamRenderer
+
+Frame = dict[str, Any]
+
+
+class EndState(enum.Enum):
+    DONE = "done"
+    STOPPED = "stopped"
+    ERROR = "error"
+    INCOMPLETE = "incomplete"  # the stream ended with neither [DONE] nor a finish_reason
+
+
+class Relay:
+    def __init__(
+        self,
+        turn: str,
+        *,
+        markdown: Markdown,
+        model: str,
+        ref: str | None,
+        max_fps: float,
+        burst: int,
+        now: float,
+    ) -> None:
+        self.turn = turn
+        self.renderer = StreamRenderer(markdown, doc_id=turn)
+        self._model = model
+        self._ref = ref
+        self._seq = 0
+        self._bucket = TokenBucket(max_fps, burst, now)
+        self._started = now
+        self._text: list[str] = []
+        self._deltas = 0
+        self._tools: dict[int, dict[str, Any]] = {}
+        self._finish_reason: str | None = None
+        self._usage: Usage | None = None
+        self._done = False
+        self._first_content: float | None = None
+        self._total_deltas = 0
+        self._chars = 0
+        self.ended = False
+
+    def start(self) -> Frame:
+        return self._frame("start", model=self._model, ref=self._ref)
+
+    def feed(self, event: UpstreamEvent, now: float) -> None:
+        if self.ended:
+            return
+        if isinstance(event, ContentDelta):
+            if self._first_content is None:
+                self._first_content = now
+            self.renderer.feed(event.text)
+            self._text.append(event.text)
+            self._deltas += 1
+            self._total_deltas += 1
+            self._chars += len(event.text)
+        elif isinstance(event, ToolCallDelta):
+            if self._first_content is None:
+                self._first_content = now
+            call = self._tools.setdefault(event.index, {"index": event.index, "arguments": ""})
+            if event.id is not None:
+                call["id"] = event.id
+            if event.name is not None:
+                call["name"] = event.name
+            call["arguments"] += event.arguments
+            self._deltas += 1
+            self._total_deltas += 1
+        elif isinstance(event, Finish):
+            self._finish_reason = event.reason
+        elif isinstance(event, Usage):
+            self._usage = event
+        elif isinstance(event, Done):
+            self._done = True
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._text or self._tools)
+
+    def due(self, now: float) -> float | None:
+        """When the next delta frame may go out, or None if there is nothing to send."""
+        if not self.pending:
+            return None
+        return self._bucket.ready_at(now)
+
+    def flush(self, now: float) -> Frame | None:
+        """The delta frame for what arrived since the last one, if the rate allows it now."""
+        if not self.pending or not self._bucket.take(now):
+            return None
+        return self._delta()
+
+    def end(self, now: float, *, stopped: bool = False, error: TurnError | None = None,
+            reason: str | None = None) -> list[Frame]:
+        """The last frames: what is still pending, then ``end`` with the final reconcile."""
+        if self.ended:
+            return []
+        frames = []
+        if self.pending:
+            frames.append(self._delta())
+        ops = self.renderer.finish()
+        self.ended = True
+        if error is not None:
+            state = EndState.ERROR
+        elif stopped:
+            state = EndState.STOPPED
+        elif self._done or self._finish_reason is not None:
+            state = EndState.DONE
+        else:
+            state = EndState.INCOMPLETE
+        stats = self.renderer.stats
+        end: Frame = self._frame(
+            "end",
+            state=state.value,
+            finish_reason=self._finish_reason,
+            ops=ops,
+            stats={
+                "ttft_ms": None if self._first_content is None
+                else round((self._first_content - self._started) * 1000, 1),
+                "duration_ms": round((now - self._started) * 1000, 1),
+                "deltas": self._total_deltas,
+                "chars": self._chars,
+                "frames": self._seq + 1,
+                "reconciled": stats.reconciled,
+                "rewrites": stats.rewrites,
+            },
+        )
+        if self._usage is not None:
+            end["usage"] = self._usage.to_wire()
+        if error is not None:
+            end["error"] = error.to_wire()
+        elif reason is not None:
+            end["reason"] = reason
+        frames.append(end)
+        return frames
+
+    def _delta(self) -> Frame:
+        text = "".join(self._text)
+        frame = self._frame("delta", text=text, n=self._deltas, ops=self.renderer.update())
+        if self._tools:
+            frame["tools"] = list(self._tools.values())
+        self._text.clear()
+        self._tools.clear()
+        self._deltas = 0
+        return frame
+
+    def _frame(self, kind: str, **fields: Any) -> Frame:
+        frame: Frame = {"type": kind, "turn": self.turn, "seq": self._seq}
+        frame.update(fields)
+        self._seq += 1
+        return frame

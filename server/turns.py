@@ -1,0 +1,197 @@
+"""Running turns, their ordered logs, who watches them, and how they end (edge).
+
+A turn runs on its own task, independent of the socket that started it. Its frames are
+serialised once into the turn's log; sockets subscribe with a cursor into that log, so a
+frame is never copied per socket and a slow socket only falls behind, it does not make the
+server buffer more. A turn no socket has watched for ``grace_period`` is cancelled; a
+finished turn's log stays replayable for ``turn_retention``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from contextlib import aclosing
+from typing import Protocol
+
+from .catalog import Catalog
+from .errors import AnswerTooLarge, InternalError, TurnError
+from .markdown import Markdown
+from .protocol import Start, encode
+from .relay import Frame, Relay
+from .settings import Settings
+from .upstream import Upstream
+
+log = logging.getLogger("inkstream.turns")
+
+USER_STOP = "stopped by the user"
+UNWATCHED = "nobody was watching"
+SHUTDOWN = "the server is shutting down"
+
+
+class Watcher(Protocol):
+    def notify(self) -> None:
+        """New frames are in a log this watcher follows."""
+
+
+class Turn:
+    def __init__(self, turn_id: str, *, ref: str | None, grace: float, max_log_bytes: int) -> None:
+        self.id = turn_id
+        self.ref = ref
+        self.log: list[str] = []
+        self.log_bytes = 0
+        self.finished = False
+        self.stop_reason: str | None = None
+        self._grace = grace
+        self._max_log_bytes = max_log_bytes
+        self._watchers: set[Watcher] = set()
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def too_large(self) -> bool:
+        return self.log_bytes > self._max_log_bytes
+
+    def append(self, frame: Frame) -> None:
+        text = encode(frame)
+        self.log.append(text)
+        self.log_bytes += len(text)
+        for watcher in self._watchers:
+            watcher.notify()
+
+    def watch(self, watcher: Watcher) -> None:
+        self._watchers.add(watcher)
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+
+    def unwatch(self, watcher: Watcher) -> None:
+        self._watchers.discard(watcher)
+        if not self._watchers and not self.finished and self._grace_timer is None:
+            loop = asyncio.get_running_loop()
+            self._grace_timer = loop.call_later(self._grace, self._unwatched)
+
+    def _unwatched(self) -> None:
+        self._grace_timer = None
+        if not self._watchers:
+            self.stop(UNWATCHED)
+
+    def stop(self, reason: str) -> None:
+        """Cancel the turn: its upstream request is closed at once."""
+        if self.finished or self.task is None or self.task.done():
+            return
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.task.cancel()
+
+    def finish(self) -> None:
+        self.finished = True
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+        for watcher in self._watchers:
+            watcher.notify()
+
+
+class Turns:
+    """All turns of this process."""
+
+    def __init__(self, settings: Settings, markdown: Markdown, upstream: Upstream, catalog: Catalog) -> None:
+        self._settings = settings
+        self._markdown = markdown
+        self._upstream = upstream
+        self._catalog = catalog
+        self._turns: dict[str, Turn] = {}
+        self._closing = False
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+    def get(self, turn_id: str) -> Turn | None:
+        return self._turns.get(turn_id)
+
+    def start(self, request: Start, watcher: Watcher) -> Turn:
+        turn = Turn(
+            "t_" + secrets.token_urlsafe(12),
+            ref=request.ref,
+            grace=self._settings.grace_period,
+            max_log_bytes=self._settings.max_turn_log_bytes,
+        )
+        self._turns[turn.id] = turn
+        turn.watch(watcher)
+        turn.task = asyncio.get_running_loop().create_task(self._run(turn, request), name=turn.id)
+        return turn
+
+    async def aclose(self) -> None:
+        """Stop every running turn (each still ends with a proper ``end`` frame)."""
+        self._closing = True
+        tasks = [t.task for t in self._turns.values() if t.task is not None and not t.task.done()]
+        for turn in list(self._turns.values()):
+            turn.stop(SHUTDOWN)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+
+    async def _run(self, turn: Turn, request: Start) -> None:
+        loop = asyncio.get_running_loop()
+        settings = self._settings
+        relay = Relay(
+            turn.id,
+            markdown=self._markdown,
+            model=request.model or settings.model or "",
+            ref=request.ref,
+            max_fps=settings.max_fps,
+            burst=settings.burst_frames,
+            now=loop.time(),
+        )
+        turn.append(relay.start())
+        timer: asyncio.TimerHandle | None = None
+
+        def flush() -> None:
+            nonlocal timer
+            timer = None
+            if relay.ended:
+                return
+            frame = relay.flush(loop.time())
+            if frame is not None:
+                turn.append(frame)
+            schedule()
+
+        def schedule() -> None:
+            # Deltas that arrive in one network read are handled before the loop runs this
+            # callback, so they share a frame without waiting for anything.
+            nonlocal timer
+            if timer is None:
+                due = relay.due(loop.time())
+                if due is not None:
+                    timer = loop.call_at(due, flush)
+
+        error: TurnError | None = None
+        stopped = False
+        try:
+            model = request.model or await self._catalog.default_model()
+            async with aclosing(
+                self._upstream.chat(model=model, messages=request.messages, max_tokens=request.max_tokens)
+            ) as events:
+                async for event in events:
+                    relay.feed(event, loop.time())
+                    schedule()
+                    if turn.too_large:
+                        raise AnswerTooLarge("The answer grew past this server's size limit; it was cut off.")
+        except TurnError as failure:
+            error = failure
+        except asyncio.CancelledError:
+            stopped = True
+        except Exception:
+            log.exception("turn %s failed", turn.id)
+            error = InternalError("Inkstream failed while relaying this answer (see the server log).")
+        finally:
+            if timer is not None:
+                timer.cancel()
+            try:
+                for frame in relay.end(loop.time(), stopped=stopped, error=error, reason=turn.stop_reason):
+                    turn.append(frame)
+            except Exception:
+                log.exception("turn %s could not end cleanly", turn.id)
+            turn.finish()
+            loop.call_later(settings.turn_retention, self._turns.pop, turn.id, None)

@@ -1,0 +1,223 @@
+"""The ``/ws`` endpoint: origin check, limits, frames in -> turns, turn logs -> frames out (edge).
+
+uvicorn queues incoming WebSocket messages without bound, so limits are enforced here: a
+frame over ``max_frame_bytes`` closes the socket with 1009 (uvicorn already does, this is the
+second line), more than ``client_frames_per_second`` frames are refused with a
+``rate_limited`` error and a sustained flood closes the socket with 1008.
+
+Outgoing, each socket is a cursor into each turn log it follows (see turns.py): the sender
+writes what the socket can take; one that cannot take a frame for ``send_timeout`` is
+closed (4008) and may come back with ``subscribe``/``after`` to resume where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from . import __version__
+from .errors import ProtocolError
+from .protocol import (
+    Hello,
+    Ping,
+    Start,
+    Stop,
+    Subscribe,
+    encode,
+    error_frame,
+    hello_frame,
+    parse_client_frame,
+    pong_frame,
+)
+from .rate import TokenBucket
+from .settings import Settings
+from .turns import USER_STOP, Turn, Turns
+
+log = logging.getLogger("inkstream.ws")
+
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TOO_SLOW = 4008
+
+
+def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: tuple[str, ...]) -> bool:
+    """Same origin as the page, or one of INKSTREAM_ALLOWED_ORIGINS.
+
+    No Origin header means no browser (browsers always send it on WebSocket handshakes),
+    and the check exists to stop cross-site WebSocket hijacking by browsers.
+    """
+    if origin is None:
+        return True
+    origin = origin.strip().lower().rstrip("/")
+    if origin in allowed:
+        return True
+    if not host:
+        return False
+    parts = urlsplit(origin)
+    page_scheme = "https" if scheme in ("wss", "https") else "http"
+    return parts.scheme == page_scheme and parts.netloc == host.strip().lower() and not parts.path
+
+
+@dataclass
+class _Cursor:
+    turn: Turn
+    next: int
+
+
+class Connection:
+    """One socket: what it follows, and its sender."""
+
+    def __init__(self, websocket: WebSocket, turns: Turns, settings: Settings) -> None:
+        self._ws = websocket
+        self._turns = turns
+        self._settings = settings
+        self._cursors: dict[str, _Cursor] = {}
+        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._bucket = TokenBucket(settings.client_frames_per_second, settings.client_burst, loop.time())
+        self._strikes = 0
+        self._last_warning = -1e9
+        self._loop = loop
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        sender = asyncio.create_task(self._send_loop())
+        try:
+            await self._send_now(
+                hello_frame(
+                    server=f"inkstream/{__version__}",
+                    demo=self._settings.demo,
+                    limits={
+                        "max_frame_bytes": self._settings.max_frame_bytes,
+                        "frames_per_second": self._settings.client_frames_per_second,
+                        "max_turns": self._settings.max_turns_per_socket,
+                    },
+                )
+            )
+            await self._receive_loop(sender)
+        finally:
+            sender.cancel()
+            for cursor in self._cursors.values():
+                cursor.turn.unwatch(self)
+            self._cursors.clear()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    async def _receive_loop(self, sender: asyncio.Task[None]) -> None:
+        while True:
+            receive = asyncio.ensure_future(self._ws.receive())
+            done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if sender in done:
+                receive.cancel()
+                return
+            message = receive.result()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                await self._refuse(ProtocolError("binary_unsupported", "Send text frames with JSON; binary frames are not part of the protocol."))
+                continue
+            if len(text.encode("utf-8")) > self._settings.max_frame_bytes:
+                await self._ws.close(CLOSE_TOO_BIG, "frame too large")
+                return
+            if not self._bucket.take(self._loop.time()):
+                self._strikes += 1
+                if self._strikes > self._settings.flood_strikes:
+                    await self._ws.close(CLOSE_POLICY, "too many frames")
+                    return
+                if self._loop.time() - self._last_warning >= 1.0:
+                    self._last_warning = self._loop.time()
+                    await self._send_now(
+                        error_frame(
+                            "rate_limited",
+                            f"More than {self._settings.client_frames_per_second:g} frames a second; "
+                            "frames are being dropped.",
+                        )
+                    )
+                continue
+            try:
+                await self._handle(parse_client_frame(text))
+            except ProtocolError as error:
+                await self._refuse(error)
+
+    async def _handle(self, frame: Start | Stop | Subscribe | Ping | Hello) -> None:
+        if isinstance(frame, Start):
+            running = sum(1 for c in self._cursors.values() if not c.turn.finished)
+            if running >= self._settings.max_turns_per_socket:
+                raise ProtocolError(
+                    "too_many_turns",
+                    f"At most {self._settings.max_turns_per_socket} answers may stream at once per connection.",
+                )
+            turn = self._turns.start(frame, self)
+            self._cursors[turn.id] = _Cursor(turn, 0)
+            self.notify()
+        elif isinstance(frame, Stop):
+            turn = self._turn(frame.turn)
+            turn.stop(USER_STOP)
+        elif isinstance(frame, Subscribe):
+            turn = self._turn(frame.turn)
+            old = self._cursors.get(turn.id)
+            if old is None:
+                turn.watch(self)
+            self._cursors[turn.id] = _Cursor(turn, min(frame.after + 1, len(turn.log)))
+            self.notify()
+        elif isinstance(frame, Ping):
+            await self._send_now(pong_frame(frame.ref))
+
+    def _turn(self, turn_id: str) -> Turn:
+        turn = self._turns.get(turn_id)
+        if turn is None:
+            raise ProtocolError("unknown_turn", "No such turn here (it may have expired).")
+        return turn
+
+    async def _refuse(self, error: ProtocolError) -> None:
+        await self._send_now(error_frame(error.code, error.message, ref=error.ref))
+
+    async def _send_now(self, frame: dict[str, object]) -> None:
+        await self._ws.send_text(encode(frame))
+
+    async def _send_loop(self) -> None:
+        timeout = self._settings.send_timeout
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            for turn_id, cursor in list(self._cursors.items()):
+                log_ = cursor.turn.log
+                while cursor.next < len(log_):
+                    frame = log_[cursor.next]
+                    cursor.next += 1
+                    try:
+                        async with asyncio.timeout(timeout):
+                            await self._ws.send_text(frame)
+                    except TimeoutError:
+                        log.info("closing a socket that took no frame for %ss", timeout)
+                        await self._ws.close(CLOSE_TOO_SLOW, "too slow")
+                        return
+                if cursor.turn.finished and cursor.next >= len(log_):
+                    del self._cursors[turn_id]
+                    cursor.turn.unwatch(self)
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    state = websocket.app.state
+    settings: Settings = state.settings
+    if not origin_allowed(
+        websocket.headers.get("origin"),
+        websocket.headers.get("host"),
+        websocket.url.scheme,
+        settings.allowed_origins,
+    ):
+        # Closing before accept() makes uvicorn answer the handshake with HTTP 403.
+        await websocket.close(CLOSE_POLICY)
+        return
+    await websocket.accept()
+    connection = Connection(websocket, state.turns, settings)
+    try:
+        await connection.run()
+    except WebSocketDisconnect:
+        pass

@@ -1,0 +1,163 @@
+// Applies the server's render operations to one answer's content element.
+//
+// The element holds frozen blocks, never touched again, and a live part at the end that is
+// swapped as a unit. Containers (a list, a table, a code block) open a nested level whose
+// finished children freeze inside them. docs/protocol.md lists the operations; tests/support/dom.py
+// is the same logic in Python, used by the renderer's unit tests.
+
+/** @typedef {{op: string, html?: string, blocks?: string[], text?: string, depth?: number,
+ *   slot?: string|null, at?: number, remove?: number}} Op */
+
+/**
+ * @typedef {object} Level
+ * @property {Element} parent  where this level's nodes live
+ * @property {Node[]} live     the live nodes, always last in parent
+ * @property {Node[][]} blocks frozen blocks (tracked at the top level, for reconcile splices)
+ */
+
+const template = document.createElement("template");
+
+/** @param {string} html @returns {Node[]} */
+function nodesOf(html) {
+  template.innerHTML = html;
+  const nodes = Array.from(template.content.childNodes);
+  template.content.replaceChildren();
+  return nodes;
+}
+
+/** @param {Node} node */
+function isBlank(node) {
+  return node.nodeType === Node.TEXT_NODE && !/\S/.test(node.textContent ?? "");
+}
+
+/** @param {Node[] | NodeListOf<ChildNode>} nodes */
+function lastMeaningful(nodes) {
+  for (let i = nodes.length - 1; i >= 0; i--) if (!isBlank(nodes[i])) return nodes[i];
+  return null;
+}
+
+export class Patcher {
+  /**
+   * @param {Element} root the `[data-part="content"]` element
+   * @param {{onFrozen?: (nodes: Node[]) => void}} [hooks]
+   */
+  constructor(root, hooks = {}) {
+    this.root = root;
+    this.hooks = hooks;
+    /** @type {Level[]} */
+    this.levels = [{ parent: root, live: [], blocks: [] }];
+    this.splices = 0;
+  }
+
+  get level() {
+    return this.levels[this.levels.length - 1];
+  }
+
+  /** @param {Op[]} ops */
+  apply(ops) {
+    for (const op of ops) {
+      const handler = /** @type {any} */ (this)["op_" + op.op];
+      if (typeof handler !== "function") throw new Error(`unknown render operation ${op.op}`);
+      handler.call(this, op);
+    }
+  }
+
+  /** Forget everything (a retried turn starts over). */
+  reset() {
+    this.root.replaceChildren();
+    this.levels = [{ parent: this.root, live: [], blocks: [] }];
+  }
+
+  /** @param {Op} op */
+  op_append(op) {
+    const level = this.level;
+    const ref = level.live[0] ?? null;
+    for (const html of op.blocks ?? []) {
+      const nodes = nodesOf(html);
+      for (const node of nodes) level.parent.insertBefore(node, ref);
+      level.blocks.push(nodes);
+      if (this.levels.length === 1) this.hooks.onFrozen?.(nodes);
+    }
+  }
+
+  /** @param {Op} op */
+  op_live(op) {
+    const level = this.level;
+    for (const node of level.live) node.parentNode?.removeChild(node);
+    level.live = nodesOf(op.html ?? "");
+    for (const node of level.live) level.parent.appendChild(node);
+  }
+
+  /** Plain text typed at the end of a paragraph: extend the last text node. @param {Op} op */
+  op_tail(op) {
+    let target = lastMeaningful(this.level.live);
+    for (let i = 0; i < (op.depth ?? 0); i++) {
+      if (!(target instanceof Element)) throw new Error("tail: depth goes below a text node");
+      target = lastMeaningful(target.childNodes);
+    }
+    if (!(target instanceof Element)) throw new Error("tail: no element to append to");
+    const last = target.lastChild;
+    if (last && last.nodeType === Node.TEXT_NODE && last === lastMeaningful(target.childNodes)) {
+      /** @type {Text} */ (last).appendData(op.text ?? "");
+    } else {
+      target.appendChild(document.createTextNode(op.text ?? ""));
+    }
+  }
+
+  /** The live nodes are final as they are. */
+  op_freeze() {
+    const level = this.level;
+    if (level.live.length) {
+      level.blocks.push(level.live);
+      if (this.levels.length === 1) this.hooks.onFrozen?.(level.live);
+    }
+    level.live = [];
+  }
+
+  /** @param {Op} op */
+  op_open(op) {
+    this.op_live(op);
+    const container = this.level.live.find((n) => n instanceof Element);
+    if (!(container instanceof Element)) throw new Error("open: no element");
+    const slot = op.slot ? container.querySelector(op.slot) : container;
+    if (!slot) throw new Error(`open: no ${op.slot}`);
+    this.levels.push({ parent: slot, live: [], blocks: [] });
+  }
+
+  /** @param {Op} op */
+  op_reopen(op) {
+    this.levels.pop();
+    this.op_open(op);
+  }
+
+  op_close() {
+    this.levels.pop();
+    this.op_freeze();
+  }
+
+  /** @param {Op} op */
+  op_replace(op) {
+    this.levels.pop();
+    this.op_live(op);
+    this.op_freeze();
+  }
+
+  /** The final reconcile: replace top-level blocks that differ from the one-shot render. @param {Op} op */
+  op_splice(op) {
+    const level = this.levels[0];
+    const at = op.at ?? 0;
+    const remove = op.remove ?? 0;
+    const after = level.blocks[at + remove];
+    const ref = after ? after[0] : level.live[0] ?? null;
+    for (const block of level.blocks.slice(at, at + remove)) {
+      for (const node of block) node.parentNode?.removeChild(node);
+    }
+    const added = (op.blocks ?? []).map((html) => {
+      const nodes = nodesOf(html);
+      for (const node of nodes) level.parent.insertBefore(node, ref);
+      return nodes;
+    });
+    level.blocks.splice(at, remove, ...added);
+    this.splices += 1;
+  }
+}

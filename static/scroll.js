@@ -1,0 +1,81 @@
+// Follow the bottom while an answer streams, but only while the user has not scrolled away.
+//
+// Whether the user left is decided by what the user did (wheel, touch, keys, the scrollbar),
+// never by pixel distance: content growing under a reader must not steal the page back.
+// A "new content" pill brings them back; scrolling back down to the end re-attaches.
+
+const AWAY_KEYS = new Set(["ArrowUp", "PageUp", "Home"]);
+
+export class Scroller {
+  /** @param {HTMLElement} box the scrolling transcript @param {HTMLElement} pill */
+  constructor(box, pill) {
+    this.box = box;
+    this.pill = pill;
+    this.following = true;
+    this.pending = false;
+    this.userScrolling = false;
+    const away = () => {
+      this.userScrolling = true;
+    };
+    box.addEventListener("wheel", (e) => {
+      if (e.deltaY < 0) this.detach();
+      away();
+    }, { passive: true });
+    box.addEventListener("touchmove", () => {
+      this.detach();
+      away();
+    }, { passive: true });
+    box.addEventListener("pointerdown", (e) => {
+      // A press on the scrollbar (outside the content box) is a user scroll.
+      if (e.offsetX > box.clientWidth) {
+        this.detach();
+        away();
+      }
+    });
+    box.addEventListener("keydown", (e) => {
+      if (AWAY_KEYS.has(e.key)) this.detach();
+      if (AWAY_KEYS.has(e.key) || e.key === "ArrowDown" || e.key === "PageDown" || e.key === "End") away();
+    });
+    box.addEventListener("scroll", () => {
+      // Only a scroll the user made may re-attach, and only once it reaches the end.
+      if (!this.following && this.userScrolling && this.atEnd()) this.attach();
+      this.userScrolling = false;
+    }, { passive: true });
+    pill.addEventListener("click", () => {
+      this.attach();
+      this.toEnd();
+      this.box.focus({ preventScroll: true });
+    });
+  }
+
+  atEnd() {
+    return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 2;
+  }
+
+  detach() {
+    if (this.following) this.following = false;
+  }
+
+  attach() {
+    this.following = true;
+    this.pill.hidden = true;
+  }
+
+  toEnd() {
+    this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  /** Content grew: follow it, or tell the user there is more below. */
+  grew() {
+    if (!this.following) {
+      if (!this.atEnd()) this.pill.hidden = false;
+      return;
+    }
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      if (this.following) this.toEnd();
+    });
+  }
+}

@@ -1,0 +1,146 @@
+// The conversation: user and assistant articles, the history sent with each turn, and the
+// routing of turn frames to their message.
+
+import { AssistantMessage } from "./message.js";
+
+/** @typedef {import("./socket.js").Frame} Frame */
+/** @typedef {{role: "user", text: string} | {role: "assistant", message: AssistantMessage}} Entry */
+
+let refCounter = 0;
+
+export class Transcript {
+  /**
+   * @param {HTMLElement} box the role="log" element
+   * @param {{send: (frame: object) => void, grew: () => void, announce: (text: string) => void,
+   *          model: () => string | null, streamingChanged: () => void}} env
+   */
+  constructor(box, env) {
+    this.box = box;
+    this.env = env;
+    /** @type {Entry[]} */
+    this.entries = [];
+    /** @type {Map<string, AssistantMessage>} */
+    this.byTurn = new Map();
+    /** @type {Map<string, AssistantMessage>} */
+    this.byRef = new Map();
+    /** @type {Map<string, boolean>} a Stop pressed before the turn id was known */
+    this.stopWhenStarted = new Map();
+  }
+
+  get streaming() {
+    return this.entries.some((e) => e.role === "assistant" && e.message.streaming);
+  }
+
+  /** @param {string} text */
+  ask(text) {
+    this.box.querySelector("[data-welcome]")?.remove();
+    const user = /** @type {HTMLElement} */ (
+      /** @type {HTMLTemplateElement} */ (document.getElementById("user-template")).content.firstElementChild?.cloneNode(true)
+    );
+    /** @type {HTMLElement} */ (user.querySelector('[data-part="content"]')).textContent = text;
+    this.box.appendChild(user);
+    this.entries.push({ role: "user", text });
+    const message = this.newAssistant();
+    this.entries.push({ role: "assistant", message });
+    this.start(message);
+  }
+
+  newAssistant() {
+    const article = /** @type {HTMLElement} */ (
+      /** @type {HTMLTemplateElement} */ (document.getElementById("assistant-template")).content.firstElementChild?.cloneNode(true)
+    );
+    this.box.appendChild(article);
+    const message = new AssistantMessage(article, {
+      onFrozen: (nodes) => {
+        const text = nodes.map((n) => n.textContent ?? "").join(" ").trim();
+        if (text) this.env.announce(text.length > 400 ? text.slice(0, 400) + "…" : text);
+      },
+    });
+    message.retryButton.addEventListener("click", () => this.start(message));
+    return message;
+  }
+
+  /** Send (or re-send) the turn that produces `message`. @param {AssistantMessage} message */
+  start(message) {
+    if (message.turn) this.byTurn.delete(message.turn);
+    message.reset();
+    message.ref = `r${Date.now().toString(36)}${(refCounter++).toString(36)}`;
+    this.byRef.set(message.ref, message);
+    const frame = { type: "start", ref: message.ref, messages: this.history(message) };
+    const model = this.env.model();
+    if (model) Object.assign(frame, { model });
+    this.env.send(frame);
+    this.env.announce("The assistant is answering.");
+    this.env.streamingChanged();
+    this.env.grew();
+  }
+
+  /** The conversation before `message`, as chat messages. @param {AssistantMessage} message */
+  history(message) {
+    const messages = [];
+    for (const entry of this.entries) {
+      if (entry.role === "assistant" && entry.message === message) break;
+      if (entry.role === "user") messages.push({ role: "user", content: entry.text });
+      else if (entry.message.text) messages.push({ role: "assistant", content: entry.message.text });
+    }
+    return messages;
+  }
+
+  stopAll() {
+    for (const entry of this.entries) {
+      if (entry.role !== "assistant" || !entry.message.streaming) continue;
+      const message = entry.message;
+      if (message.turn) this.env.send({ type: "stop", turn: message.turn });
+      else this.stopWhenStarted.set(message.ref, true);
+    }
+  }
+
+  /** Turns still streaming, for resubscribing after a reconnect. */
+  resumable() {
+    return [...this.byTurn.entries()]
+      .filter(([, m]) => m.streaming)
+      .map(([turn, m]) => ({ turn, after: m.lastSeq }));
+  }
+
+  /** @param {Frame} frame @param {number} receivedAt */
+  onFrame(frame, receivedAt) {
+    if (frame.type === "error") {
+      this.onError(frame);
+      return;
+    }
+    if (!frame.turn) return;
+    let message = this.byTurn.get(frame.turn);
+    if (!message && frame.type === "start" && frame.ref) {
+      message = this.byRef.get(frame.ref);
+      if (message) {
+        this.byRef.delete(frame.ref);
+        message.turn = frame.turn;
+        this.byTurn.set(frame.turn, message);
+        if (this.stopWhenStarted.delete(frame.ref)) this.env.send({ type: "stop", turn: frame.turn });
+      }
+    }
+    if (!message || message.turn !== frame.turn) return;
+    if (!message.apply(frame, receivedAt)) return;
+    if (frame.type === "end") {
+      const words = { done: "Answer complete.", stopped: "Answer stopped.", incomplete: "Answer incomplete." };
+      const state = /** @type {keyof typeof words | "error"} */ (frame.state);
+      this.env.announce(state === "error" ? `Error: ${frame.error?.message ?? ""}` : words[state] ?? "");
+      this.env.streamingChanged();
+    }
+    this.env.grew();
+  }
+
+  /** A protocol error; one naming a start we sent fails that message. @param {Frame} frame */
+  onError(frame) {
+    const message = frame.ref ? this.byRef.get(frame.ref) : undefined;
+    if (!message) {
+      console.warn("inkstream:", frame.code, frame.message);
+      return;
+    }
+    this.byRef.delete(frame.ref);
+    message.end({ type: "end", state: "error", error: { message: frame.message } });
+    message.renderMetrics();
+    this.env.announce(`Error: ${frame.message}`);
+    this.env.streamingChanged();
+  }
+}

@@ -1,0 +1,89 @@
+"""A real uvicorn server running our app on a free loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from server.app import create_app
+from server.cli import bind, uvicorn_config
+from server.settings import Settings
+
+
+@dataclass
+class Running:
+    settings: Settings
+    port: int
+    log: list[str]
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+class _Collect(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(self.format(record))
+
+
+@contextlib.contextmanager
+def serve(settings: Settings | None = None, **overrides: object) -> Iterator[Running]:
+    """Start the app; on failure the collected server log is part of the test output."""
+    base = settings if settings is not None else Settings()
+    base = dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    final = base.with_self_url("127.0.0.1", port)
+    server = uvicorn.Server(uvicorn_config(create_app(final), final, log_level="warning"))
+    server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+    log: list[str] = []
+    handler = _Collect(log)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(n) for n in ("inkstream", "uvicorn", "uvicorn.error", "server")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        import uvloop
+
+        try:
+            uvloop.run(server.serve(sockets=[sock]))
+        except BaseException as error:  # pragma: no cover - surfaced below
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name=f"inkstream-{port}", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if failure or not thread.is_alive():
+                raise RuntimeError(f"server did not start: {failure!r}\n" + "\n".join(log))
+            threading.Event().wait(0.01)
+        yield Running(final, port, log)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        for logger in loggers:
+            logger.removeHandler(handler)
+        if thread.is_alive():  # pragma: no cover
+            raise RuntimeError("server thread did not stop")
+
+
+def run_coroutine(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
