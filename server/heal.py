@@ -33,13 +33,18 @@ _BLOCK_SYNTAX = re.compile(
 _BLOCK_PREFIX = re.compile(r"(?:[ \t]*>)*\s*(?:(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?(?=\s|$)|#{1,6}(?=\s|$))?[ \t]*")
 _PARTIAL_TAIL = re.compile(r"(?:<[A-Za-z/!?][^<>\n]*|<|&#?[A-Za-z0-9]*|\\)$")
 _HEADER_LINE = re.compile(r"^ {0,3}\|")
-_DEFINITION = re.compile(
-    r" {0,3}\[(?:[^\]\\\n]|\\.)*\]:[ \t]*\S+(?:[ \t]+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?[ \t]*"
-)
+_LABEL = r" {0,3}\[(?:[^\]\\]|\\.)+\]:"
+_GAP = r"[ \t]*\n?[ \t]*"
+_TITLE = r"(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\))"
+_TITLE_PART = r"(?:\"(?:[^\"\\]|\\.)*\\?|'(?:[^'\\]|\\.)*\\?|\((?:[^()\\]|\\.)*\\?)"
+_DEST = r"(?:<[^<>\n]*>|[^\s<]\S*)"
+# A whole reference definition (it may span lines), and what one looks like while typed.
+_DEFINITION = re.compile(_LABEL + _GAP + _DEST + r"(?:(?:[ \t]+|[ \t]*\n[ \t]*)" + _TITLE + r")?[ \t]*(?:\n|$)")
 _DEFINITION_PREFIX = re.compile(
-    r" {0,3}\[(?:[^\]\\\n]|\\.)*"
-    r"(?:\](?::(?:[ \t]*\S*(?:[ \t]+(?:\"[^\"]*\"?|'[^']*'?|\([^)]*\)?)?)?)?)?)?[ \t]*"
+    r" {0,3}\[(?:[^\]\\]|\\.)*\\?(?:\](?::" + _GAP + r"(?:<[^<>\n]*>?|[^\s<]\S*)?"
+    r"(?:(?:[ \t]+|[ \t]*\n[ \t]*)" + _TITLE_PART + r"?)?)?)?[ \t]*\n?"
 )
+_LABEL_START = re.compile(r" {0,3}\[")
 _FOOTNOTE_DEFINITION = re.compile(r" {0,3}\[\^[^\]\s]*(?:\](?::.*)?)?$", re.DOTALL)
 
 
@@ -70,7 +75,7 @@ def heal(src: str, *, tables: bool = True) -> Healed:
                     # A fence opener still being typed: its info string may change the language.
                     return Healed("\n".join(lines[:-1]), 0, False)
                 fence = (match.group(1)[0], len(match.group(1)))
-            elif not line.strip():
+            elif not line.strip() and number < len(lines) - 1:
                 scope_line = number + 1
         else:
             stripped = line.strip()
@@ -98,16 +103,17 @@ def heal(src: str, *, tables: bool = True) -> Healed:
     if _FOOTNOTE_DEFINITION.match(scope_lines[0]):
         # A footnote definition shows only in the footnote section, once the answer is done.
         return Healed("\n".join(lines[:scope_line]) + ("\n" if scope_line else ""), 0, False)
-    last = len(scope_lines) - 1
-    while last >= 0 and not scope_lines[last]:
-        last -= 1
-    if last >= 0 and _DEFINITION_PREFIX.fullmatch(scope_lines[last]) and all(
-        _DEFINITION.fullmatch(line) for line in scope_lines[:last]
-    ):
-        # A reference definition being typed: it will show nothing, so show nothing now.
-        lines = lines[: scope_line + last]
-        lines.append("")
-        clean = False
+    scope = "\n".join(scope_lines)
+    if _LABEL_START.match(scope):
+        # Reference definitions show nothing. Complete ones stay (links above resolve through
+        # them); one still being typed would show as a paragraph: hold it back.
+        pos = 0
+        while (match := _DEFINITION.match(scope, pos)) and match.end() > pos:
+            pos = match.end()
+        rest = scope[pos:]
+        if rest and _DEFINITION_PREFIX.fullmatch(rest):
+            kept = "\n".join(lines[:scope_line]) + ("\n" if scope_line else "") + scope[:pos]
+            return Healed(kept, 0, False)
     head = "\n".join(lines[:scope_line])
     scope = "\n".join(lines[scope_line:])
     body, opened, body_clean = _heal_inline(scope)
@@ -142,6 +148,9 @@ class _Delim:
     char: str
     pos: int
     length: int
+    run: int = 0  # length of the whole run, for CommonMark's rule of three
+    closes: bool = False  # the run could also close
+    healable: bool = True  # "2*3" is text: never add a closer for it
 
 
 def _heal_inline(text: str) -> tuple[str, int, bool]:
@@ -155,6 +164,8 @@ def _heal_inline(text: str) -> tuple[str, int, bool]:
     dest_bracket: tuple[int, bool] | None = None
     code: _Delim | None = None
     trailing_run: tuple[int, int] | None = None
+    depth = 0  # parentheses open inside a link destination
+    last_bracket: tuple[int, int] | None = None  # the last closed "[...]": (start, end)
     n = len(text)
     i = 0
     line_start = True
@@ -182,12 +193,16 @@ def _heal_inline(text: str) -> tuple[str, int, bool]:
         if dest_start is not None:
             if ch == "\\":
                 i += 2
-            elif ch == ")" or ch == "\n":
-                dest_start = None
-                dest_bracket = None
-                i += 1
-            else:
-                i += 1
+                continue
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0:
+                    dest_start = None
+                    dest_bracket = None
+                else:
+                    depth -= 1
+            i += 1
             continue
         if ch == "\\":
             i += 2
@@ -208,20 +223,23 @@ def _heal_inline(text: str) -> tuple[str, int, bool]:
         if ch == "]":
             if brackets:
                 bracket = brackets.pop()
+                last_bracket = (bracket[0], i + 1) if not bracket[1] else (-bracket[0] - 1, i + 1)
                 if i + 1 < n and text[i + 1] == "(":
                     dest_start = i
                     dest_bracket = bracket
+                    depth = 0
                     i += 2
                     continue
             i += 1
             continue
         if ch in "*_~":
             run = _run(text, i)
-            closed = _delimiter(text, i, run, openers)
-            if not closed and i + run == n:
-                # A run at the very end that closed nothing: whether it opens depends on what
-                # comes next. Showing it would flash raw syntax; hide it until then.
+            if i + run == n and _undecided(text, i, run, openers):
+                # A run at the very end whose meaning depends on what comes next (``foo **``,
+                # ``*(**``): showing it would flash raw syntax; hide it until then.
                 trailing_run = (i, n)
+            else:
+                _delimiter(text, i, run, openers)
             i += run
             continue
         i += 1
@@ -232,7 +250,9 @@ def _heal_inline(text: str) -> tuple[str, int, bool]:
     end = len(text)
     if code is not None:
         if text[code.pos + code.length :].strip():
-            closers.append("`" * code.length)
+            # A closer right after a backtick would merge with it into a longer run.
+            pad = " " if text.rstrip().endswith("`") else ""
+            closers.append(pad + "`" * code.length)
             opened += 1
         else:
             removals.append((code.pos, end))
@@ -255,16 +275,26 @@ def _heal_inline(text: str) -> tuple[str, int, bool]:
             removals.append((dest_start, end))
             removals.append((start, start + 1))
         clean = False
+    if last_bracket is not None and last_bracket[1] == end and code is None and dest_start is None:
+        # "[text]" just typed may be the start of "[text](url)": show the text only, for now.
+        start, close = last_bracket
+        if start < 0:  # an image: nothing of it shows until its destination does
+            removals.append((-start - 1, close))
+            clean = False
+        elif not text.startswith("[^", start):
+            removals.append((start, start + 1))
+            removals.append((close - 1, close))
+            clean = False
     for start, is_image in brackets:
         if is_image:
             removals.append((start, end))
         else:
             removals.append((start, start + 1))
         clean = False
-    cut = min((s for s, _ in removals), default=end)
+    cut = min((s for s, e in removals if e == end), default=end)
     emphasis_closers: list[str] = []
     for opener in reversed(openers):
-        if opener.pos >= cut:
+        if opener.pos >= cut or not opener.healable:
             continue
         if _visible(text, opener.pos + opener.length, cut, removals):
             emphasis_closers.append(opener.char * opener.length)
@@ -275,8 +305,13 @@ def _heal_inline(text: str) -> tuple[str, int, bool]:
     closers = emphasis_closers + closers if code is None else closers + emphasis_closers
     healed = _apply(text, removals)
     if closers:
-        stripped = healed.rstrip()
-        healed = stripped + "".join(closers) + healed[len(stripped) :]
+        # Before trailing white space, and before a trailing delimiter run that closes
+        # nothing ("*foo bar *"): a closer glued to it would make a different run.
+        at = len(healed.rstrip())
+        if code is None:
+            while at > 0 and (healed[at - 1] in "*_~" or healed[at - 1].isspace()):
+                at -= 1
+        healed = healed[:at] + "".join(closers) + healed[at:]
     return healed, opened, clean
 
 
@@ -296,13 +331,25 @@ def _run(text: str, i: int) -> int:
     return j - i
 
 
-def _delimiter(text: str, i: int, run: int, openers: list[_Delim]) -> bool:
-    """CommonMark's flanking rules, enough to know what is still open at the end.
+def _undecided(text: str, i: int, run: int, openers: list[_Delim]) -> bool:
+    """A delimiter run ending the text is settled only when it follows a letter and exactly
+    closes the nearest open run of its kind (``**bold**``); otherwise the next character
+    decides (``foo **``, ``*(**``, ``**bold*`` on its way to ``**``)."""
+    ch = text[i]
+    before = text[i - 1] if i > 0 else ""
+    if ch == "~" and run != 2:
+        return run == 1
+    if not before or _is_space(before) or _is_punct(before):
+        return True
+    nearest = next((o for o in reversed(openers) if o.char == ch), None)
+    return nearest is None or nearest.length != run
 
-    Returns whether the run closed an opener."""
+
+def _delimiter(text: str, i: int, run: int, openers: list[_Delim]) -> None:
+    """CommonMark's flanking rules, enough to know what is still open at the end."""
     ch = text[i]
     if ch == "~" and run != 2:
-        return False
+        return
     before = text[i - 1] if i > 0 else ""
     after = text[i + run] if i + run < len(text) else ""
     left = not _is_space(after) and (not _is_punct(after) or _is_space(before) or _is_punct(before))
@@ -313,27 +360,32 @@ def _delimiter(text: str, i: int, run: int, openers: list[_Delim]) -> bool:
     else:
         can_open, can_close = left, right
     remaining = run
-    closed = False
     if can_close:
-        for k in range(len(openers) - 1, -1, -1):
+        k = len(openers) - 1
+        while k >= 0 and remaining:
             opener = openers[k]
-            if opener.char != ch:
+            if opener.char != ch or (
+                (can_open or opener.closes)
+                and (opener.run + run) % 3 == 0
+                and not (opener.run % 3 == 0 and run % 3 == 0)
+            ):
+                k -= 1
                 continue
-            used = min(opener.length, remaining)
-            remaining -= used
-            closed = True
+            used = 2 if opener.length >= 2 and remaining >= 2 else 1
             opener.length -= used
+            remaining -= used
             # Openers between a matched pair can no longer close anything (CommonMark drops them).
             del openers[k + 1 :]
             if opener.length == 0:
                 del openers[k]
-            if remaining == 0:
-                break
+                k -= 1
     if remaining and can_open:
+        # Intraword: "snake_case" and "2*3" are text, but "这是**重要**的" is bold.
         intraword = before.isalnum() and after.isalnum()
-        if not intraword:
-            openers.append(_Delim(ch, i + run - remaining, remaining))
-    return closed
+        openers.append(
+            _Delim(ch, i + run - remaining, remaining, run, can_close,
+                   healable=not intraword or (ch == "*" and remaining >= 2))
+        )
 
 
 def _apply(text: str, removals: list[tuple[int, int]]) -> str:

@@ -70,6 +70,7 @@ class Mode(enum.Enum):
 class RenderStats:
     updates: int = 0
     parses: int = 0
+    parsed_chars: int = 0  # the cost model: stays linear in the answer's length
     fast_appends: int = 0
     frozen_blocks: int = 0
     live_swaps: int = 0
@@ -118,8 +119,9 @@ class _FenceState:
 class StreamRenderer:
     """``feed(text)`` as it arrives, ``update()`` when a frame is due, ``finish()`` at the end."""
 
-    def __init__(self, markdown: Markdown, *, doc_id: str | None = None) -> None:
+    def __init__(self, markdown: Markdown, *, doc_id: str | None = None, fast_path: bool = True) -> None:
         self._md = markdown
+        self._fast_path = fast_path
         self._doc_id = doc_id
         self._env: dict[str, Any] = self._fresh_env()
         self._pending: list[str] = []
@@ -600,7 +602,7 @@ class StreamRenderer:
     def _append_plain(self, new: str, ops: list[Op]) -> bool:
         """The fast path: plain words at the end of a paragraph need no parse."""
         live = self._live
-        if not live.fast or "\n" in new or not _INERT_RUN.fullmatch(new):
+        if not self._fast_path or not live.fast or "\n" in new or not _INERT_RUN.fullmatch(new):
             return False
         tail = self._tail
         if not tail or not _INERT.fullmatch(tail[-1]):
@@ -634,6 +636,7 @@ class StreamRenderer:
 
     def _parse(self, src: str, env: dict[str, Any]) -> list[Token]:
         self.stats.parses += 1
+        self.stats.parsed_chars += len(src)
         return self._md.parse(src, env)
 
     def _render(self, tokens: list[Token], env: dict[str, Any]) -> str:
