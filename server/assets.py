@@ -17,4 +17,6 @@ def asset_dir(name: str) -> Path:
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    raise ConfigError(f"Cannot find Inkstream's {name}/ folder (looked in {', '.join(map(str, candidates))}).")
+    raise ConfigError(
+        f"Cannot find Inkstream's {name}/ folder (looked in {', '.join(map(str, candidates))})."
+    )

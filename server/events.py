@@ -70,7 +70,7 @@ def parse_event(data: str) -> list[UpstreamEvent]:
         return [Done()]
     try:
         chunk = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise UpstreamProtocolError(
             f"The upstream sent an event that is not JSON: {_shorten(data)}"
         ) from None
@@ -84,7 +84,7 @@ def parse_event(data: str) -> list[UpstreamEvent]:
     if isinstance(choices, list):
         for choice in choices:
             # n > 1 is not something a chat UI shows; the first choice is the answer.
-            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+            if isinstance(choice, dict) and _int(choice.get("index", 0)) == 0:
                 _choice_events(choice, events)
     usage = chunk.get("usage")
     if isinstance(usage, dict):
@@ -132,7 +132,7 @@ def _tool_call(call: dict[str, Any], position: int) -> ToolCallDelta:
     call_id = call.get("id")
     return ToolCallDelta(
         # Old Ollama left out ``index``; the position in the list is the best stand-in.
-        index=index if isinstance(index, int) else position,
+        index=index if _int(index) is not None else position,  # type: ignore[arg-type]
         id=call_id if isinstance(call_id, str) else None,
         name=name if isinstance(name, str) else None,
         arguments=arguments if isinstance(arguments, str) else "",
@@ -143,7 +143,7 @@ def _stream_error(error: object) -> UpstreamStreamError:
     if isinstance(error, dict):
         message = error.get("message")
         code = error.get("code")
-        status = code if isinstance(code, int) else None
+        status = _int(code)
         upstream_code = code if isinstance(code, str) else error.get("type")
         return UpstreamStreamError(
             message if isinstance(message, str) and message else "The upstream reported an error.",

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _CLOSING_FENCE_PREFIX = re.compile(r"^\s*(`+|~+)\s*$")
 _CONTAINER_PREFIX = re.compile(r"[ \t]*(?:>|(?:[-*+]|\d{1,9}[.)])(?=[ \t]))[ \t]*")
-_BLOCK_SYNTAX = re.compile(
-    r"[-*_=+ \t]*|#{1,6}[ \t]*|\d{1,9}[.)]?|\|[ \t|:\-]*|`+|~+|\[[ xX]?\]?[ \t]*"
+_BLOCK_SYNTAX = re.compile(r"[-*_=+ \t]*|#{1,6}[ \t]*|\d{1,9}[.)]?|\|[ \t|:\-]*|`+|~+|\[[ xX]?\]?[ \t]*")
+_BLOCK_PREFIX = re.compile(
+    r"(?:[ \t]*>)*\s*(?:(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?(?=\s|$)|#{1,6}(?=\s|$))?[ \t]*"
 )
-_BLOCK_PREFIX = re.compile(r"(?:[ \t]*>)*\s*(?:(?:[-*+]|\d{1,9}[.)])(?:[ \t]+\[[ xX]\])?(?=\s|$)|#{1,6}(?=\s|$))?[ \t]*")
 _PARTIAL_TAIL = re.compile(r"(?:<[A-Za-z/!?][^<>\n]*|<|&#?[A-Za-z0-9]*|\\)$")
 _HEADER_LINE = re.compile(r"^ {0,3}\|")
 _LABEL = r" {0,3}\[(?:[^\]\\]|\\.)+\]:"
@@ -39,7 +39,9 @@ _TITLE = r"(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\))"
 _TITLE_PART = r"(?:\"(?:[^\"\\]|\\.)*\\?|'(?:[^'\\]|\\.)*\\?|\((?:[^()\\]|\\.)*\\?)"
 _DEST = r"(?:<[^<>\n]*>|[^\s<]\S*)"
 # A whole reference definition (it may span lines), and what one looks like while typed.
-_DEFINITION = re.compile(_LABEL + _GAP + _DEST + r"(?:(?:[ \t]+|[ \t]*\n[ \t]*)" + _TITLE + r")?[ \t]*(?:\n|$)")
+_DEFINITION = re.compile(
+    _LABEL + _GAP + _DEST + r"(?:(?:[ \t]+|[ \t]*\n[ \t]*)" + _TITLE + r")?[ \t]*(?:\n|$)"
+)
 _DEFINITION_PREFIX = re.compile(
     r" {0,3}\[(?:[^\]\\]|\\.)*\\?(?:\](?::" + _GAP + r"(?:<[^<>\n]*>?|[^\s<]\S*)?"
     r"(?:(?:[ \t]+|[ \t]*\n[ \t]*)" + _TITLE_PART + r"?)?)?)?[ \t]*\n?"
@@ -317,10 +319,7 @@ def _heal_inline(text: str) -> tuple[str, int, bool]:
 
 def _visible(text: str, start: int, end: int, removals: list[tuple[int, int]]) -> bool:
     """Whether ``text[start:end]`` keeps any non-space character after ``removals``."""
-    for k in range(start, end):
-        if not text[k].isspace() and not any(s <= k < e for s, e in removals):
-            return True
-    return False
+    return any(not text[k].isspace() and not any(s <= k < e for s, e in removals) for k in range(start, end))
 
 
 def _run(text: str, i: int) -> int:
@@ -383,8 +382,14 @@ def _delimiter(text: str, i: int, run: int, openers: list[_Delim]) -> None:
         # Intraword: "snake_case" and "2*3" are text, but "这是**重要**的" is bold.
         intraword = before.isalnum() and after.isalnum()
         openers.append(
-            _Delim(ch, i + run - remaining, remaining, run, can_close,
-                   healable=not intraword or (ch == "*" and remaining >= 2))
+            _Delim(
+                ch,
+                i + run - remaining,
+                remaining,
+                run,
+                can_close,
+                healable=not intraword or (ch == "*" and remaining >= 2),
+            )
         )
 
 

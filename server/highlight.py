@@ -95,9 +95,9 @@ class Highlighter:
         css = self._classes.get(ttype)
         if css is None:
             probe = ttype
-            while probe not in STANDARD_TYPES:
+            while probe not in STANDARD_TYPES and probe.parent is not None:
                 probe = probe.parent
-            css = STANDARD_TYPES[probe]
+            css = STANDARD_TYPES.get(probe, "")
             if css == "w":  # whitespace spans carry no colour
                 css = ""
             self._classes[ttype] = css

@@ -71,6 +71,7 @@ class Markdown:
         md.enable(["table", "strikethrough", "linkify"])
         md.use(footnote_plugin)
         md.validateLink = is_safe_url  # type: ignore[method-assign]
+        assert md.linkify is not None
         md.linkify.set({"fuzzy_email": False})
         _install_render_rules(md)
         self.md = md
@@ -83,6 +84,12 @@ class Markdown:
 
     def render_tokens(self, tokens: Sequence[Token], env: EnvType) -> str:
         return str(self.md.renderer.render(tokens, self.md.options, env))
+
+    def render_token(self, tokens: Sequence[Token], index: int) -> str:
+        """One token alone (a container's opening tag)."""
+        renderer = self.md.renderer
+        assert isinstance(renderer, RendererHTML)
+        return renderer.renderToken(tokens, index, self.md.options, {})
 
     def render(self, src: str, env: EnvType | None = None) -> str:
         """The one-shot render: what a finished answer must look like."""

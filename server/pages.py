@@ -13,11 +13,12 @@ from .errors import UpstreamError
 async def index(request: Request) -> Response:
     settings = request.app.state.settings
     templates = request.app.state.templates
-    return templates.TemplateResponse(
+    response: Response = templates.TemplateResponse(
         request,
         "index.html",
         {"demo": settings.demo, "version": __version__, "model": settings.model or ""},
     )
+    return response
 
 
 async def models(request: Request) -> Response:
@@ -39,8 +40,8 @@ async def health(request: Request) -> Response:
 
 def highlight_css() -> str:
     """Pygments colours for both schemes, scoped to code blocks."""
-    light = HtmlFormatter(style="default").get_style_defs(".codeblock pre")
-    dark = HtmlFormatter(style="monokai").get_style_defs(".codeblock pre")
+    light = HtmlFormatter(style="default").get_style_defs(".codeblock pre")  # type: ignore[no-untyped-call]
+    dark = HtmlFormatter(style="monokai").get_style_defs(".codeblock pre")  # type: ignore[no-untyped-call]
     return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
 
 

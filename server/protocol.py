@@ -8,6 +8,7 @@ Every client frame is a JSON object with a ``type``. Anything else is a ``Protoc
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ MAX_MESSAGES = 500
 MAX_REF = 128
 MAX_MODEL = 256
 MAX_TURN_ID = 64
+MAX_TOKENS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ ClientFrame = Start | Stop | Subscribe | Ping | Hello
 def parse_client_frame(text: str) -> ClientFrame:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError("bad_json", "Frames must be JSON objects; this one is not JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_frame", "Frames must be JSON objects.")
@@ -98,7 +100,7 @@ def _start(data: dict[str, Any], ref: str | None) -> Start:
         if not isinstance(item, dict):
             raise ProtocolError("invalid", f"messages[{index}] must be an object.")
         role, content = item.get("role"), item.get("content")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise ProtocolError("invalid", f"messages[{index}].role must be one of {sorted(ROLES)}.")
         if not isinstance(content, str):
             raise ProtocolError("invalid", f"messages[{index}].content must be a string.")
@@ -107,9 +109,9 @@ def _start(data: dict[str, Any], ref: str | None) -> Start:
         raise ProtocolError("invalid", "The last message must be the user's.")
     max_tokens = data.get("max_tokens")
     if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 0 < max_tokens <= 1_000_000
+        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 0 < max_tokens <= MAX_TOKENS
     ):
-        raise ProtocolError("invalid", "'max_tokens' must be a positive integer.")
+        raise ProtocolError("invalid", f"'max_tokens' must be an integer from 1 to {MAX_TOKENS}.")
     return Start(
         ref=ref,
         model=_optional_str(data, "model", MAX_MODEL, "invalid"),
@@ -135,14 +137,18 @@ def _ping(data: dict[str, Any], ref: str | None) -> Ping:
 
 def _hello(data: dict[str, Any], ref: str | None) -> Hello:
     version = data.get("version")
-    if version != PROTOCOL_VERSION:
-        raise ProtocolError(
-            "unsupported_version", f"This server speaks protocol version {PROTOCOL_VERSION}."
-        )
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise ProtocolError("unsupported_version", f"This server speaks protocol version {PROTOCOL_VERSION}.")
     return Hello(PROTOCOL_VERSION)
 
 
-_PARSERS = {"start": _start, "stop": _stop, "subscribe": _subscribe, "ping": _ping, "hello": _hello}
+_PARSERS: dict[str, Callable[[dict[str, Any], str | None], ClientFrame]] = {
+    "start": _start,
+    "stop": _stop,
+    "subscribe": _subscribe,
+    "ping": _ping,
+    "hello": _hello,
+}
 
 
 def _turn_id(data: dict[str, Any]) -> str:

@@ -3,6 +3,9 @@ the caller passes the clock)."""
 
 from __future__ import annotations
 
+# Refills are sums of float products: a token "due" at t may come out a hair short at t.
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     def __init__(self, rate: float, burst: float, now: float) -> None:
@@ -21,14 +24,14 @@ class TokenBucket:
     def take(self, now: float) -> bool:
         """Spend a token if there is one."""
         self._refill(now)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - _EPSILON:
+            self._tokens = max(0.0, self._tokens - 1.0)
             return True
         return False
 
     def ready_at(self, now: float) -> float:
         """When the next token will be there (``now`` if it already is)."""
         self._refill(now)
-        if self._tokens >= 1.0:
+        if self._tokens >= 1.0 - _EPSILON:
             return now
         return now + (1.0 - self._tokens) / self.rate

@@ -105,8 +105,9 @@ class Relay:
             return None
         return self._delta()
 
-    def end(self, now: float, *, stopped: bool = False, error: TurnError | None = None,
-            reason: str | None = None) -> list[Frame]:
+    def end(
+        self, now: float, *, stopped: bool = False, error: TurnError | None = None, reason: str | None = None
+    ) -> list[Frame]:
         """The last frames: what is still pending, then ``end`` with the final reconcile."""
         if self.ended:
             return []
@@ -130,7 +131,8 @@ class Relay:
             finish_reason=self._finish_reason,
             ops=ops,
             stats={
-                "ttft_ms": None if self._first_content is None
+                "ttft_ms": None
+                if self._first_content is None
                 else round((self._first_content - self._started) * 1000, 1),
                 "duration_ms": round((now - self._started) * 1000, 1),
                 "deltas": self._total_deltas,

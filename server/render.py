@@ -55,7 +55,28 @@ _CLOSE_RUN = re.compile(r"(?:</[a-z0-9]+>\s*)+$")
 _CLOSE_TAG = re.compile(r"</([a-z0-9]+)>")
 _ITEM_WITH_TEXT = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s+\S*?[^\W\d_]")
 _BLOCK_TAGS = frozenset(
-    "p li h1 h2 h3 h4 h5 h6 blockquote ul ol td th tr tbody thead table div pre section".split()
+    [
+        "p",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "ul",
+        "ol",
+        "td",
+        "th",
+        "tr",
+        "tbody",
+        "thead",
+        "table",
+        "div",
+        "pre",
+        "section",
+    ]
 )
 
 
@@ -307,7 +328,7 @@ class StreamRenderer:
         first = tokens[span.first]
         items = children(tokens, span, 1, "list_item_open")
         marker = tokens[items[0].first].markup if items else first.markup
-        open_html = self._md.md.renderer.renderToken(tokens, span.first, self._md.md.options, {})
+        open_html = self._md.render_token(tokens, span.first)
         self._list = _ListState(open_html, first.type == "ordered_list_open", marker)
         ops.append({"op": "open", "html": open_html, "slot": None})
         self._live = _Live()
@@ -351,6 +372,9 @@ class StreamRenderer:
             fast = keep == len(items) - 1 and _ends_in_text(tokens, items[-1])
         else:
             html, fast = self._render_items(healed.text, state.loose)
+        # Text after the list not shown yet (a block still undecided) would make the next
+        # words land in the wrong place.
+        fast = fast and len(spans) == 1
         self._show(ops, html, healed=healed, fast=fast)
         return False
 
@@ -381,9 +405,7 @@ class StreamRenderer:
         items = children(tokens, spans[0], 1, "list_item_open") if spans else []
         loosen(tokens, 0, len(tokens))
         state.items_html = [self._render(tokens[i.first : i.last], env) for i in items]
-        ops.append(
-            {"op": "reopen", "html": state.open_html + "".join(state.items_html), "slot": None}
-        )
+        ops.append({"op": "reopen", "html": state.open_html + "".join(state.items_html), "slot": None})
         self._live = _Live()
         self.stats.rewrites += 1
 
@@ -395,9 +417,7 @@ class StreamRenderer:
         if len(spans) == 1 and is_list(tokens[spans[0].first]):
             items = children(tokens, spans[0], 1, "list_item_open")
             final = [self._render(tokens[i.first : i.last], self._env) for i in items]
-            open_html = self._md.md.renderer.renderToken(
-                tokens, spans[0].first, self._md.md.options, {}
-            )
+            open_html = self._md.render_token(tokens, spans[0].first)
             matched = open_html == state.open_html and final[: len(state.items_html)] == state.items_html
             if matched:
                 self._close_container(ops, final[len(state.items_html) :])
@@ -462,9 +482,7 @@ class StreamRenderer:
             rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
             final = [self._render(tokens[r.first : r.last], self._env) for r in rows]
             shown = state.open_html.replace("</tbody>", "".join(final) + "</tbody>", 1)
-            matched = (
-                shown == htmls[0] and final[: len(state.rows_html)] == state.rows_html
-            )
+            matched = shown == htmls[0] and final[: len(state.rows_html)] == state.rows_html
             if matched:
                 self._close_container(ops, final[len(state.rows_html) :])
         self._end_container(ops, end, htmls, matched)
@@ -618,9 +636,7 @@ class StreamRenderer:
         self.stats.fast_appends += 1
         return True
 
-    def _show(
-        self, ops: list[Op], html: str, *, healed: Healed | None = None, fast: bool = False
-    ) -> None:
+    def _show(self, ops: list[Op], html: str, *, healed: Healed | None = None, fast: bool = False) -> None:
         if html != self._live.html:
             ops.append({"op": "live", "html": html})
             self.stats.live_swaps += 1
@@ -655,8 +671,11 @@ class StreamRenderer:
         notes = self._env.get("footnotes")
         if isinstance(notes, dict):
             env["footnotes"] = {
-                key: ({k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
-                      if isinstance(value, dict) else value)
+                key: (
+                    {k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
+                    if isinstance(value, dict)
+                    else value
+                )
                 for key, value in notes.items()
             }
         return env

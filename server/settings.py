@@ -7,6 +7,7 @@ variable; keep the two in step.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -85,19 +86,24 @@ class Settings:
             openai_api_key=reader.text("OPENAI_API_KEY"),
             model=reader.text("INKSTREAM_MODEL"),
             allowed_origins=reader.origins("INKSTREAM_ALLOWED_ORIGINS"),
-            connect_timeout=reader.number("INKSTREAM_CONNECT_TIMEOUT", 10.0),
-            idle_timeout=reader.number("INKSTREAM_IDLE_TIMEOUT", 60.0),
-            max_upstream_connections=int(reader.number("INKSTREAM_MAX_UPSTREAM_CONNECTIONS", 2000)),
+            connect_timeout=reader.number("INKSTREAM_CONNECT_TIMEOUT", 10.0, positive=True),
+            idle_timeout=reader.number("INKSTREAM_IDLE_TIMEOUT", 60.0, positive=True),
+            max_upstream_connections=reader.integer("INKSTREAM_MAX_UPSTREAM_CONNECTIONS", 2000),
             models_cache_seconds=reader.number("INKSTREAM_MODELS_CACHE_SECONDS", 60.0),
             grace_period=reader.number("INKSTREAM_GRACE_PERIOD", 30.0),
             turn_retention=reader.number("INKSTREAM_TURN_RETENTION", 300.0),
-            max_fps=reader.number("INKSTREAM_MAX_FPS", 30.0),
-            max_frame_bytes=int(reader.number("INKSTREAM_MAX_FRAME_BYTES", 1024 * 1024)),
-            client_frames_per_second=reader.number("INKSTREAM_CLIENT_RATE", 20.0),
-            send_timeout=reader.number("INKSTREAM_SEND_TIMEOUT", 15.0),
+            max_turn_log_bytes=reader.integer("INKSTREAM_MAX_TURN_LOG_BYTES", 64 * 1024 * 1024),
+            max_fps=reader.number("INKSTREAM_MAX_FPS", 30.0, positive=True),
+            burst_frames=reader.integer("INKSTREAM_BURST_FRAMES", 4),
+            max_frame_bytes=reader.integer("INKSTREAM_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024),
+            client_frames_per_second=reader.number("INKSTREAM_CLIENT_RATE", 20.0, positive=True),
+            client_burst=reader.integer("INKSTREAM_CLIENT_BURST", 40),
+            flood_strikes=reader.integer("INKSTREAM_FLOOD_STRIKES", 50, minimum=0),
+            send_timeout=reader.number("INKSTREAM_SEND_TIMEOUT", 15.0, positive=True),
+            max_turns_per_socket=reader.integer("INKSTREAM_MAX_TURNS_PER_SOCKET", 8),
             demo_ttft=reader.number("INKSTREAM_DEMO_TTFT_MS", 350.0) / 1000.0,
-            demo_tokens_per_second=reader.number("INKSTREAM_DEMO_TOKENS_PER_SECOND", 60.0),
-            log_level=(reader.text("INKSTREAM_LOG_LEVEL") or "info").lower(),
+            demo_tokens_per_second=reader.number("INKSTREAM_DEMO_TOKENS_PER_SECOND", 60.0, positive=True),
+            log_level=reader.level("INKSTREAM_LOG_LEVEL"),
         )
 
 
@@ -111,7 +117,7 @@ class _Reader:
         value = self._env.get(name, "").strip()
         return value or None
 
-    def number(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float, *, positive: bool = False) -> float:
         raw = self.text(name)
         if raw is None:
             return default
@@ -119,9 +125,29 @@ class _Reader:
             value = float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-        if value < 0 or value != value:
-            raise ConfigError(f"{name} must not be negative, got {raw!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{name} must be a finite number ≥ 0, got {raw!r}")
+        if positive and value == 0:
+            raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
         return value
+
+    def integer(self, name: str, default: int, *, minimum: int = 1) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+        return value
+
+    def level(self, name: str) -> str:
+        raw = (self.text(name) or "info").lower()
+        if raw not in ("critical", "error", "warning", "info", "debug", "trace"):
+            raise ConfigError(f"{name} must be one of debug, info, warning, error, critical; got {raw!r}")
+        return raw
 
     def url(self, name: str) -> str | None:
         raw = self.text(name)

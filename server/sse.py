@@ -28,11 +28,22 @@ class EventDecoder:
         self._text = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         self._lines = SSELineDecoder()
         self._fields = SSEDecoder()
+        self._skip_lf = False
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         text = self._text.decode(data)
+        if self._skip_lf and text:
+            self._skip_lf = False
+            if text.startswith("\n"):
+                text = text[1:]
         if not text:
             return []
+        if text.endswith("\r"):
+            # The line decoder would hold a final CR back until it sees whether LF follows,
+            # delaying an event that bare-CR servers end right there. Close the line now and
+            # drop the LF if it does come.
+            text += "\n"
+            self._skip_lf = True
         return self._dispatch(self._lines.decode(text))
 
     def close(self) -> list[ServerSentEvent]:

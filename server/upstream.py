@@ -10,7 +10,7 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -66,7 +66,9 @@ class Upstream:
     async def models(self) -> list[dict[str, Any]]:
         """``GET /models``: the upstream's model list."""
         with self._translated():
-            response = await self._client.get(f"{self._base}/models", headers=self._headers("application/json"))
+            response = await self._client.get(
+                f"{self._base}/models", headers=self._headers("application/json")
+            )
             if response.status_code >= 400:
                 raise self._status_error(response, response.content[:MAX_ERROR_BODY])
             try:
@@ -80,7 +82,7 @@ class Upstream:
 
     async def chat(
         self, *, model: str, messages: tuple[Message, ...], max_tokens: int | None = None
-    ) -> AsyncIterator[UpstreamEvent]:
+    ) -> AsyncGenerator[UpstreamEvent, None]:
         """Stream one chat completion as events. Close the iterator (``aclosing``) to hang up."""
         body: dict[str, Any] = {
             "model": model,

@@ -13,6 +13,7 @@ closed (4008) and may come back with ``subscribe``/``after`` to resume where it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -120,7 +121,12 @@ class Connection:
                 return
             text = message.get("text")
             if text is None:
-                await self._refuse(ProtocolError("binary_unsupported", "Send text frames with JSON; binary frames are not part of the protocol."))
+                await self._refuse(
+                    ProtocolError(
+                        "binary_unsupported",
+                        "Send text frames with JSON; binary frames are not part of the protocol.",
+                    )
+                )
                 continue
             if len(text.encode("utf-8")) > self._settings.max_frame_bytes:
                 await self._ws.close(CLOSE_TOO_BIG, "frame too large")
@@ -151,7 +157,8 @@ class Connection:
             if running >= self._settings.max_turns_per_socket:
                 raise ProtocolError(
                     "too_many_turns",
-                    f"At most {self._settings.max_turns_per_socket} answers may stream at once per connection.",
+                    f"At most {self._settings.max_turns_per_socket} answers may stream at once "
+                    "per connection.",
                 )
             turn = self._turns.start(frame, self)
             self._cursors[turn.id] = _Cursor(turn, 0)
@@ -217,7 +224,5 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     connection = Connection(websocket, state.turns, settings)
-    try:
+    with contextlib.suppress(WebSocketDisconnect):
         await connection.run()
-    except WebSocketDisconnect:
-        pass

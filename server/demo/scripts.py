@@ -81,8 +81,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(
         "list",
         "list",
-        "Ordered, unordered, nested, tight and loose lists, a task list, and code inside a "
-        "list item",
+        "Ordered, unordered, nested, tight and loose lists, a task list, and code inside a list item",
     ),
     MenuItem(
         "long",
@@ -97,8 +96,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(
         "slow",
         "tour",
-        "The tour at 8 tokens a second, to try **Stop**; add it to any prompt, as in `slow "
-        "table`",
+        "The tour at 8 tokens a second, to try **Stop**; add it to any prompt, as in `slow table`",
     ),
     MenuItem(
         "echo <text>",
@@ -211,8 +209,7 @@ class Answers:
     def load(cls) -> Answers:
         folder = resources.files(_PACKAGE).joinpath("answers")
         texts = {
-            name: _from_source(folder.joinpath(f"{name}.md").read_text(encoding="utf-8"))
-            for name in _FILES
+            name: _from_source(folder.joinpath(f"{name}.md").read_text(encoding="utf-8")) for name in _FILES
         }
         texts["help"] = texts["help"].replace(_MENU_MARK, menu_table())
         texts["huge"] = huge_answer()

@@ -75,9 +75,7 @@ def parse_request(body: bytes, *, models: Collection[str]) -> ChatRequest | Reje
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Rejection(
-            status=400, message=f"We could not parse the JSON body of your request: {exc}."
-        )
+        return Rejection(status=400, message=f"We could not parse the JSON body of your request: {exc}.")
     if not isinstance(data, dict):
         return Rejection(status=400, message="The request body must be a JSON object.")
 
@@ -140,9 +138,7 @@ def parse_request(body: bytes, *, models: Collection[str]) -> ChatRequest | Reje
         )
 
     prompt = next((text for role, text in reversed(texts) if role == "user"), "")
-    prompt_tokens = _TOKENS_PER_REPLY + sum(
-        _TOKENS_PER_MESSAGE + len(tokenize(text)) for _, text in texts
-    )
+    prompt_tokens = _TOKENS_PER_REPLY + sum(_TOKENS_PER_MESSAGE + len(tokenize(text)) for _, text in texts)
     return ChatRequest(
         model=model,
         prompt=prompt,
@@ -176,9 +172,7 @@ def _message_texts(messages: Sequence[Any]) -> list[tuple[str, str]] | Rejection
             text = "\n".join(
                 part["text"]
                 for part in content
-                if isinstance(part, dict)
-                and part.get("type") == "text"
-                and isinstance(part.get("text"), str)
+                if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
             )
         else:
             return _invalid_type(f"{where}.content", "a string or an array", content)
@@ -209,8 +203,7 @@ def _max_tokens(data: dict[str, Any]) -> int | Rejection | None:
 def _invalid_type(param: str, expected: str, value: object) -> Rejection:
     return Rejection(
         status=400,
-        message=f"Invalid type for '{param}': expected {expected}, "
-        f"but got {_json_type(value)} instead.",
+        message=f"Invalid type for '{param}': expected {expected}, but got {_json_type(value)} instead.",
         param=param,
         code="invalid_type",
     )
@@ -247,12 +240,8 @@ class ChunkEncoder:
         )[:-1]
         # OpenAI sends "usage": null on every chunk only when the final usage chunk is coming.
         self._usage_null = ',"usage":null' if include_usage else ""
-        self._open = (
-            f'data: {self._head},"choices":[{{"index":0,"delta":{{"content":'
-        ).encode()
-        self._open_tail = (
-            f'}},"finish_reason":null,"logprobs":null}}]{self._usage_null}}}\n\n'
-        ).encode()
+        self._open = (f'data: {self._head},"choices":[{{"index":0,"delta":{{"content":').encode()
+        self._open_tail = (f'}},"finish_reason":null,"logprobs":null}}]{self._usage_null}}}\n\n').encode()
 
     def role(self) -> bytes:
         return self._choice('{"role":"assistant","content":""}', None)

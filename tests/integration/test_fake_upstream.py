@@ -66,9 +66,7 @@ def _post(model: str, **extra: object) -> dict[str, object]:
 # --- server basics -------------------------------------------------------------------------------
 
 
-def test_lists_registered_models_in_insertion_order(
-    upstream: FakeUpstream, client: httpx.Client
-) -> None:
+def test_lists_registered_models_in_insertion_order(upstream: FakeUpstream, client: httpx.Client) -> None:
     upstream.add("zeta", Scenario())
     upstream.add("alpha", Scenario())
 
@@ -153,9 +151,7 @@ def test_normal_stream_reads_with_httpx_sse(upstream: FakeUpstream, client: http
     usage = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
     upstream.add("m", Scenario(steps=stream_text("Hello, wörld!", usage=usage)))
 
-    with connect_sse(
-        client, "POST", f"{upstream.base_url}/chat/completions", json=_post("m")
-    ) as source:
+    with connect_sse(client, "POST", f"{upstream.base_url}/chat/completions", json=_post("m")) as source:
         assert source.response.headers["content-type"] == "text/event-stream; charset=utf-8"
         assert source.response.headers["transfer-encoding"] == "chunked"
         data = [e.data for e in source.iter_sse()]
@@ -163,9 +159,7 @@ def test_normal_stream_reads_with_httpx_sse(upstream: FakeUpstream, client: http
     assert data[-1] == "[DONE]"
     chunks = [json.loads(d) for d in data[:-1]]
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    assert (
-        "".join(c["choices"][0]["delta"].get("content", "") for c in chunks[:-1]) == "Hello, wörld!"
-    )
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks[:-1]) == "Hello, wörld!"
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1] == chunk(usage=usage, choices=[])
     assert len(upstream.writes("m")) == len(data)
@@ -205,9 +199,7 @@ def test_writes_record_monotonic_times(upstream: FakeUpstream, client: httpx.Cli
     assert t2 - t1 >= 0.02 * 0.9
 
 
-def test_paced_events_arrive_at_the_requested_rate(
-    upstream: FakeUpstream, client: httpx.Client
-) -> None:
+def test_paced_events_arrive_at_the_requested_rate(upstream: FakeUpstream, client: httpx.Client) -> None:
     events = [sse(chunk(str(i))) for i in range(10)]
     upstream.add("m", Scenario(steps=[Paced(events, per_second=50)]))
 
@@ -219,9 +211,7 @@ def test_paced_events_arrive_at_the_requested_rate(
     assert times[-1] - times[0] >= 9 / 50 * 0.9
 
 
-def test_drop_mid_chunked_stream_is_a_protocol_error(
-    upstream: FakeUpstream, client: httpx.Client
-) -> None:
+def test_drop_mid_chunked_stream_is_a_protocol_error(upstream: FakeUpstream, client: httpx.Client) -> None:
     upstream.add("m", Scenario(steps=[Send(sse(chunk("partial"))), Drop()]))
 
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
@@ -231,9 +221,7 @@ def test_drop_mid_chunked_stream_is_a_protocol_error(
         upstream.wait_for_disconnect("m", timeout=0.05)
 
 
-def test_drop_with_reset_is_a_read_error_even_unchunked(
-    upstream: FakeUpstream, client: httpx.Client
-) -> None:
+def test_drop_with_reset_is_a_read_error_even_unchunked(upstream: FakeUpstream, client: httpx.Client) -> None:
     upstream.add("m", Scenario(steps=[Send(b"data: {"), Drop(reset=True)], chunked=False))
 
     with pytest.raises(httpx.ReadError):
@@ -296,14 +284,10 @@ def test_error_json_with_retry_after(upstream: FakeUpstream, client: httpx.Clien
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {
-        "error": {"message": "slow down", "type": None, "code": "rate_limit_exceeded"}
-    }
+    assert response.json() == {"error": {"message": "slow down", "type": None, "code": "rate_limit_exceeded"}}
 
 
-def test_bytes_and_headers_reach_the_client_unchanged(
-    upstream: FakeUpstream, client: httpx.Client
-) -> None:
+def test_bytes_and_headers_reach_the_client_unchanged(upstream: FakeUpstream, client: httpx.Client) -> None:
     body = (
         BOM
         + comment("OPENROUTER PROCESSING")
@@ -321,9 +305,7 @@ def test_bytes_and_headers_reach_the_client_unchanged(
     assert response.content == body
     assert response.content.startswith(b"\xef\xbb\xbf: OPENROUTER PROCESSING\n\nevent: ping\n\n")
     assert b"data: a\rdata: b\r\r" in response.content
-    assert (
-        "é" not in response.text
-    )  # the declared charset wins in httpx, as the research notes warn
+    assert "é" not in response.text  # the declared charset wins in httpx, as the research notes warn
 
 
 def test_non_sse_content_type(upstream: FakeUpstream, client: httpx.Client) -> None:

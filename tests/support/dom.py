@@ -12,9 +12,47 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-VOID = frozenset("br hr img input meta link area base col embed source track wbr".split())
+VOID = frozenset(
+    [
+        "br",
+        "hr",
+        "img",
+        "input",
+        "meta",
+        "link",
+        "area",
+        "base",
+        "col",
+        "embed",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 BLOCK = frozenset(
-    "p li h1 h2 h3 h4 h5 h6 blockquote ul ol table thead tbody tr td th div pre section hr".split()
+    [
+        "p",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "ul",
+        "ol",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "td",
+        "th",
+        "div",
+        "pre",
+        "section",
+        "hr",
+    ]
 )
 
 
@@ -114,8 +152,7 @@ def serialize(nodes: list[Node], *, in_pre: bool = False) -> str:
             out.append(htmllib.escape(node.data, quote=True).replace("&#x27;", "'"))
         elif isinstance(node, Element):
             attrs = "".join(
-                f" {k}" if v is None else f' {k}="{htmllib.escape(v, quote=True)}"'
-                for k, v in node.attrs
+                f" {k}" if v is None else f' {k}="{htmllib.escape(v, quote=True)}"' for k, v in node.attrs
             )
             if node.tag in VOID:
                 out.append(f"<{node.tag}{attrs}>")
@@ -254,7 +291,8 @@ class Page:
 
     def _op_splice(self, op: dict[str, Any]) -> None:
         level = self.levels[0]
-        assert len(self.levels) == 1 and not level.live
+        assert len(self.levels) == 1
+        assert not level.live
         at, remove = op["at"], op["remove"]
         old = level.blocks[at : at + remove]
         after = level.blocks[at + remove] if at + remove < len(level.blocks) else None

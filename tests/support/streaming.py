@@ -53,28 +53,42 @@ class Run:
     text: str
     page: Page
     renderer: StreamRenderer
-    displays: list[str] = field(default_factory=list)  # content HTML after each update
+    # The live part after each update: the only part that may differ from the final render
+    # (frozen blocks are exact renders, checked at the end).
+    displays: list[str] = field(default_factory=list)
     splices: int = 0
     frozen_lost: int = 0  # frozen top-level nodes replaced before the final reconcile
 
 
-def stream(markdown: Markdown, text: str, chunker: Chunker, *, keep_displays: bool = False) -> Run:
+def stream(
+    markdown: Markdown,
+    text: str,
+    chunker: Chunker,
+    *,
+    keep_displays: bool = False,
+    probe: Callable[[int, Page], None] | None = None,
+) -> Run:
     renderer = StreamRenderer(markdown)
     page = Page()
     run = Run(text, page, renderer)
     seen: set[int] = set()
     frozen: list[Node] = []
-    for piece in chunker(text):
+    for index, piece in enumerate(chunker(text)):
         renderer.feed(piece)
         ops = renderer.update()
         assert not any(op["op"] == "splice" for op in ops), "frozen blocks re-sent mid-stream"
         page.apply(ops)
-        for node in page.frozen_nodes():
-            if id(node) not in seen:
-                seen.add(id(node))
-                frozen.append(node)
+        for block in page.levels[0].blocks[len(frozen) :]:
+            for node in block:
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    frozen.append(node)
         if keep_displays:
-            run.displays.append(page.content_html())
+            # Inside its parent, so that text in an open code block counts as code.
+            tag = page.level.parent.tag
+            run.displays.append(f"<{tag}>{serialize(page.level.live)}</{tag}>")
+        if probe is not None:
+            probe(index, page)
     final_ops = renderer.finish()
     run.splices = sum(op["remove"] for op in final_ops if op["op"] == "splice")
     page.apply(final_ops)

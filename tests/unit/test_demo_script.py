@@ -54,9 +54,7 @@ def _markdown(text: str) -> list[Token]:
 
 def _fences(text: str) -> list[tuple[str, int]]:
     return [
-        (token.info.strip(), token.content.count("\n"))
-        for token in _markdown(text)
-        if token.type == "fence"
+        (token.info.strip(), token.content.count("\n")) for token in _markdown(text) if token.type == "fence"
     ]
 
 
@@ -541,9 +539,7 @@ def test_error_statuses(client: _Client, status: int) -> None:
         assert response.headers["content-type"] == "application/json"
         assert response.json() == HTTP_FAILURES[status].to_wire()
         retry_after = HTTP_FAILURES[status].retry_after
-        assert response.headers.get("retry-after") == (
-            None if retry_after is None else str(retry_after)
-        )
+        assert response.headers.get("retry-after") == (None if retry_after is None else str(retry_after))
 
 
 def test_rate_limit_body_is_exactly_openais(client: _Client) -> None:
@@ -625,7 +621,7 @@ def test_incomplete_stream_just_ends(client: _Client, answers: Answers) -> None:
 
 def test_echo_streams_any_markdown_back(client: _Client) -> None:
     rng = random.Random(7)
-    alphabet = "ab *_`|#>-[]()\n!~\\\"é✓"
+    alphabet = 'ab *_`|#>-[]()\n!~\\"é✓'
     for _ in range(20):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
         events = _events(_post(client, f"echo {text}", stream=True).text)
