@@ -8,7 +8,9 @@ Three kinds of process, so CPU and memory are attributable (all on 127.0.0.1, al
 * an **upstream**: OpenAI-compatible ``POST /v1/chat/completions`` on raw uvloop, streaming each
   answer at ``--rate`` tokens/s. Token ``k`` is the plain word ``w{k}n{µs} `` where ``µs`` is
   ``time.time_ns() // 1000`` taken just before the write, so whoever receives it knows how old it is.
-  Words are letters and digits only (no ``.:@/``), so Inkstream's renderer takes its fast path.
+  Words are letters and digits only (no ``.:@/``), so Inkstream's renderer takes its fast path
+  (appending to the live paragraph); every ``--paragraph`` tokens a blank line starts a new paragraph,
+  which costs a markdown parse, as in a real answer.
 * the **Inkstream server**, unmodified: ``python -m server --port P`` pointed at the upstream.
 * **clients**, one process per phase (``--client-procs`` to split a phase over more):
   - *baseline*: N direct SSE readers of the upstream;
@@ -38,6 +40,8 @@ import ctypes
 import gc
 import json
 import os
+import math
+import random
 import re
 import resource
 import signal
@@ -124,8 +128,9 @@ def _chunk(data: bytes) -> bytes:
 class UpstreamConnection(asyncio.Protocol):
     """One request, one paced SSE answer, then close (chunked, one HTTP chunk per event)."""
 
-    def __init__(self, rate: float, paragraph: int) -> None:
+    def __init__(self, rate: float, paragraph: int, aligned: bool) -> None:
         self._rate = rate
+        self._aligned = aligned
         self._paragraph = paragraph
         self._buf = bytearray()
         self._transport: asyncio.Transport | None = None
@@ -180,8 +185,11 @@ class UpstreamConnection(asyncio.Protocol):
         assert self._transport is not None
         loop = asyncio.get_running_loop()
         self._transport.write(_SSE_HEAD + _chunk(_ROLE))
-        start = loop.time()
         period = 1.0 / self._rate
+        start = loop.time()
+        if self._aligned:
+            # Every stream's tokens on one shared clock, as a batching model server emits them.
+            start = math.ceil(start / period) * period
         transport = self._transport
         paragraph = self._paragraph
 
@@ -202,7 +210,10 @@ class UpstreamConnection(asyncio.Protocol):
                 )
                 transport.close()
 
-        tick(0)
+        if self._aligned:
+            self._timer = loop.call_at(start, tick, 0)
+        else:
+            tick(0)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -210,10 +221,10 @@ class UpstreamConnection(asyncio.Protocol):
             self._timer = None
 
 
-async def upstream_main(port: int, rate: float, paragraph: int) -> None:
+async def upstream_main(port: int, rate: float, paragraph: int, aligned: bool) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: UpstreamConnection(rate, paragraph), HOST, port, backlog=4096, reuse_address=True
+        lambda: UpstreamConnection(rate, paragraph, aligned), HOST, port, backlog=4096, reuse_address=True
     )
     quiet_gc()
     async with server:
@@ -230,7 +241,8 @@ class Recorder:
     win_start: int
     win_end: int
     delays: array.array = field(default_factory=lambda: array.array("q"))
-    frames_in_window: int = 0
+    frames_in_window: int = 0  # by receive time, like tokens_in_window
+    tokens_in_window: int = 0
     tokens_received: int = 0
     frames_received: int = 0
     bytes_received: int = 0
@@ -247,9 +259,11 @@ class Recorder:
 
     def text(self, stream: Stream, text: str, received: int) -> None:
         self.frames_received += 1
-        if self.win_start <= received < self.win_end:
-            self.frames_in_window += 1
+        stream.last_rx = received
         win_start, win_end = self.win_start, self.win_end
+        in_window = win_start <= received < win_end
+        if in_window:
+            self.frames_in_window += 1
         for match in TOKEN.finditer(text):
             k = int(match.group(1))
             written = int(match.group(2))
@@ -258,6 +272,8 @@ class Recorder:
             stream.next_token = k + 1
             stream.tokens += 1
             self.tokens_received += 1
+            if in_window:
+                self.tokens_in_window += 1
             if win_start <= written < win_end:
                 self.delays.append(received - written)
 
@@ -269,6 +285,7 @@ class Stream:
     done: asyncio.Future[None]
     next_token: int = 0
     tokens: int = 0
+    last_rx: int = 0
     transport: asyncio.Transport | None = None
 
     def finish(self, rec: Recorder, *, ok: bool, why: str = "") -> None:
@@ -527,6 +544,7 @@ async def client_main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     rec = Recorder(win_start=int(args.win_start * 1e6), win_end=int(args.win_end * 1e6))
     total = int(args.streams)
+    rng = random.Random(f"{args.mode}-{total}-{args.index}")
     mine = range(args.index, total, args.procs)
     loop_t0 = loop.time() + (args.t0 - time.time())
     streams: list[Stream] = []
@@ -546,7 +564,9 @@ async def client_main(args: argparse.Namespace) -> None:
     for i in mine:
         stream = Stream(i, args.tokens, loop.create_future())
         streams.append(stream)
-        offset = args.ramp * i / max(1, total)
+        # Random, not evenly spaced: ramp/N may be a multiple of the token period, which would put
+        # every stream's tokens at the same instants (see --aligned for when that is wanted).
+        offset = rng.uniform(0, args.ramp)
         loop.call_at(loop_t0 + offset, lambda s=stream: loop.create_task(open_one(s)))
     quiet_gc()
 
@@ -573,9 +593,14 @@ async def client_main(args: argparse.Namespace) -> None:
         _, pending = await asyncio.wait([s.done for s in streams], timeout=timeout)
     else:
         pending = set()
-    stalled = [s for s in streams if not s.done.done()]
-    for stream in stalled:
-        rec.error("stalled", f"stream {stream.index}: {stream.tokens} of {stream.expected} tokens at the deadline")
+    at = now_us()
+    for stream in [s for s in streams if not s.done.done()]:
+        # Still receiving: the server is behind (overload). Nothing for a while: a stall.
+        quiet = (at - stream.last_rx) / 1e6 if stream.last_rx else None
+        kind = "unfinished_at_deadline" if quiet is not None and quiet < 5 else "stalled"
+        rec.error(kind, f"stream {stream.index}: {stream.tokens} of {stream.expected} tokens, "
+                        f"last data {'never' if quiet is None else f'{quiet:.1f} s ago'}")
+        stream.done.set_result(None)
         if stream.transport is not None:
             stream.transport.abort()
     await asyncio.sleep(0.2)
@@ -587,6 +612,7 @@ async def client_main(args: argparse.Namespace) -> None:
         "tokens_received": rec.tokens_received,
         "frames_received": rec.frames_received,
         "frames_in_window": rec.frames_in_window,
+        "tokens_in_window": rec.tokens_in_window,
         "bytes_received": rec.bytes_received,
         "end_states": dict(rec.end_states),
         "errors": dict(rec.errors),
@@ -673,6 +699,18 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, log: Path, tim
                 return
         time.sleep(0.1)
     raise SystemExit(f"{what} not ready at {url} within {timeout}s; log:\n{tail(log)}")
+
+
+def code_version() -> dict[str, Any]:
+    """Which server code was measured: the tree may hold uncommitted changes."""
+    def git(*argv: str) -> str:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        return ""
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "server").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "server_files_changed": changed}
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -779,7 +817,7 @@ class Bench:
         clients = max(1, min(clients, streams))
         t0 = time.time() + 1.0  # time for the client processes to start
         win = (t0 + ramp + args.warmup, t0 + args.seconds - 0.5)
-        deadline = t0 + ramp + args.seconds + max(30.0, args.seconds * 2)
+        deadline = t0 + ramp + args.seconds + max(30.0, args.seconds * 2.5)
         port = self.upstream_port if mode == "sse" else self.server_port
         outs = [self.workdir / f"{mode}-{streams}-{j}.json" for j in range(clients)]
         kids = [
@@ -819,7 +857,8 @@ class Bench:
             raw = Path(str(out) + ".delays")
             delays.frombytes(raw.read_bytes())
             raw.unlink()
-            for key in ("streams", "completed", "tokens_received", "frames_received", "frames_in_window", "bytes_received"):
+            for key in ("streams", "completed", "tokens_received", "frames_received", "frames_in_window",
+                        "tokens_in_window", "bytes_received"):
                 summary[key] = summary.get(key, 0) + part[key]
             summary["end_states"].update(part["end_states"])
             summary["errors"].update(part["errors"])
@@ -829,6 +868,7 @@ class Bench:
         window = win[1] - win[0]
         tokens_in_window = len(ordered)
         frames_in_window = summary.get("frames_in_window", 0)
+        delivered = summary.get("tokens_in_window", 0)  # by receive time: throughput, CPU per token
         server_cpu_s = (after["server"] - before["server"])
         result = {
             "mode": "baseline" if mode == "sse" else "bridge",
@@ -842,13 +882,13 @@ class Bench:
             "p99_ms": percentile(ordered, 99),
             "p999_ms": percentile(ordered, 99.9),
             "max_ms": ordered[-1] / 1000 if ordered else None,
-            "tokens_per_s": tokens_in_window / window,
+            "tokens_per_s": delivered / window,
             "expected_tokens_per_s": streams * args.rate,
             "frames_per_s": frames_in_window / window,
-            "tokens_per_frame": tokens_in_window / frames_in_window if frames_in_window else None,
+            "tokens_per_frame": delivered / frames_in_window if frames_in_window else None,
             "cpu_percent": {k: round(v, 1) for k, v in cpu.items()},
             "client_cpu_percent": round(client_cpu, 1),
-            "server_cpu_us_per_token": (server_cpu_s / tokens_in_window * 1e6) if tokens_in_window else None,
+            "server_cpu_us_per_token": (server_cpu_s / delivered * 1e6) if delivered else None,
             "server_rss_mb": server_rss / 2**20,
             "drain_s": round(summary.get("last_finish", 0) - (t0 + ramp + args.seconds), 2),
             "streams_completed": summary.get("completed", 0),
@@ -981,7 +1021,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         up_log, srv_log = workdir / "upstream.log", workdir / "server.log"
         upstream = procs.spawn(
             [sys.executable, str(Path(__file__).resolve()), "--role", "upstream", "--port", str(up_port),
-             "--rate", str(args.rate), "--paragraph", str(args.paragraph)],
+             "--rate", str(args.rate), "--paragraph", str(args.paragraph)] + (["--aligned"] if args.aligned else []),
             log=up_log,
         )
         env = dict(os.environ)
@@ -992,6 +1032,9 @@ def orchestrate(args: argparse.Namespace) -> int:
             INKSTREAM_MAX_UPSTREAM_CONNECTIONS=str(max(2000, 2 * max(streams))),
         )
         env.pop("OPENAI_API_KEY", None)
+        for item in args.server_env:
+            name, _, value = item.partition("=")
+            env[name] = value
         server = procs.spawn([sys.executable, "-m", "server", "--host", HOST, "--port", str(srv_port)],
                              env=env, log=srv_log)
         wait_port(up_port, upstream, "upstream", up_log)
@@ -999,10 +1042,11 @@ def orchestrate(args: argparse.Namespace) -> int:
         bench = Bench(args, procs, workdir, up_port, srv_port, upstream, server, srv_log)
         results: dict[str, Any] = {
             "config": {"streams": streams, "rate": args.rate, "seconds": args.seconds, "ramp": args.ramp,
-                       "warmup": args.warmup, "idle": args.idle, "paragraph": args.paragraph,
-                       "client_procs": args.client_procs or "auto"},
+                       "warmup": args.warmup, "idle": args.idle, "paragraph": args.paragraph, "aligned": args.aligned,
+                       "client_procs": args.client_procs or "auto", "server_env": args.server_env},
             "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
                         "python": sys.version.split()[0]},
+            "code": code_version(),
             "rows": [],
         }
         print(f"upstream :{up_port} (pid {upstream.pid}), inkstream :{srv_port} (pid {server.pid}); "
@@ -1056,9 +1100,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ramp", type=float, default=2.0, help="streams start spread over this many seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds after the ramp before measuring")
     parser.add_argument("--idle", type=int, default=1000, help="idle sockets for the memory figure (0: skip)")
-    parser.add_argument("--paragraph", type=int, default=0,
-                        help="end a paragraph every N tokens (0: one long paragraph, the renderer's fast path)")
+    parser.add_argument("--paragraph", type=int, default=60,
+                        help="end a paragraph every N tokens (0: never: one paragraph as long as the answer)")
     parser.add_argument("--client-procs", type=int, default=0, help="client processes per phase (0: 2 from 500 streams)")
+    parser.add_argument("--aligned", action="store_true",
+                        help="all streams emit tokens at the same instants (a batching model server); "
+                             "default: each stream's own phase")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the Inkstream server, e.g. INKSTREAM_MAX_FPS=60 (repeatable)")
     parser.add_argument("--quick", action="store_true", help="smoke test: N=1,50, 5 s streams, 200 idle sockets")
     parser.add_argument("--json", help="also write the results here")
     # Internal: the same file runs the upstream and the clients.
@@ -1092,7 +1141,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if args.role == "upstream":
-            asyncio.run(upstream_main(args.port, args.rate, args.paragraph))
+            asyncio.run(upstream_main(args.port, args.rate, args.paragraph, args.aligned))
         else:
             asyncio.run(client_main(args))
     except KeyboardInterrupt:

@@ -19,6 +19,10 @@ from .render import StreamRenderer
 
 Frame = dict[str, Any]
 
+# A frame is sent early, whatever the rate, once this much text waits: a firehose upstream must
+# not build frames of many megabytes.
+MAX_FRAME_TEXT = 64 * 1024
+
 
 class EndState(enum.Enum):
     DONE = "done"
@@ -47,6 +51,7 @@ class Relay:
         self._bucket = TokenBucket(max_fps, burst, now)
         self._started = now
         self._text: list[str] = []
+        self._pending_chars = 0
         self._deltas = 0
         self._tools: dict[int, dict[str, Any]] = {}
         self._finish_reason: str | None = None
@@ -68,6 +73,7 @@ class Relay:
                 self._first_content = now
             self.renderer.feed(event.text)
             self._text.append(event.text)
+            self._pending_chars += len(event.text)
             self._deltas += 1
             self._total_deltas += 1
             self._chars += len(event.text)
@@ -97,11 +103,15 @@ class Relay:
         """When the next delta frame may go out, or None if there is nothing to send."""
         if not self.pending:
             return None
+        if self._pending_chars >= MAX_FRAME_TEXT:
+            return now
         return self._bucket.ready_at(now)
 
     def flush(self, now: float) -> Frame | None:
         """The delta frame for what arrived since the last one, if the rate allows it now."""
-        if not self.pending or not self._bucket.take(now):
+        if not self.pending:
+            return None
+        if not self._bucket.take(now) and self._pending_chars < MAX_FRAME_TEXT:
             return None
         return self._delta()
 
@@ -157,6 +167,7 @@ class Relay:
         if self._tools:
             frame["tools"] = list(self._tools.values())
         self._text.clear()
+        self._pending_chars = 0
         self._tools.clear()
         self._deltas = 0
         return frame

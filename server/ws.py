@@ -157,7 +157,8 @@ class Connection:
             if running >= self._settings.max_turns_per_socket:
                 raise ProtocolError(
                     "too_many_turns",
-                    f"At most {self._settings.max_turns_per_socket} answers may stream at once "
+                    ref=frame.ref,
+                    message=f"At most {self._settings.max_turns_per_socket} answers may stream at once "
                     "per connection.",
                 )
             turn = self._turns.start(frame, self)

@@ -55,8 +55,10 @@ def serve(settings: Settings | None = None, **overrides: object) -> Iterator[Run
     handler = _Collect(log)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     loggers = [logging.getLogger(n) for n in ("inkstream", "uvicorn", "uvicorn.error", "server")]
+    levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.addHandler(handler)
+    logging.getLogger("inkstream").setLevel(logging.INFO)
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -79,8 +81,9 @@ def serve(settings: Settings | None = None, **overrides: object) -> Iterator[Run
         server.should_exit = True
         thread.join(10)
         sock.close()
-        for logger in loggers:
+        for logger, level in zip(loggers, levels, strict=True):
             logger.removeHandler(handler)
+            logger.setLevel(level)
         if thread.is_alive():  # pragma: no cover
             raise RuntimeError("server thread did not stop")
 
