@@ -251,6 +251,7 @@ class Recorder:
     samples: list[str] = field(default_factory=list)
     end_states: Counter = field(default_factory=Counter)
     last_end: float = 0.0
+    worst: dict[int, int] = field(default_factory=dict)  # second of write time -> largest delay (µs)
 
     def error(self, kind: str, detail: str = "") -> None:
         self.errors[kind] += 1
@@ -275,7 +276,11 @@ class Recorder:
             if in_window:
                 self.tokens_in_window += 1
             if win_start <= written < win_end:
-                self.delays.append(received - written)
+                delay = received - written
+                self.delays.append(delay)
+                second = written // 1_000_000
+                if delay > self.worst.get(second, -1):
+                    self.worst[second] = delay
 
 
 @dataclass
@@ -618,6 +623,7 @@ async def client_main(args: argparse.Namespace) -> None:
         "errors": dict(rec.errors),
         "error_samples": rec.samples,
         "last_finish": rec.last_end,
+        "worst_by_second": {str(k): v for k, v in sorted(rec.worst.items())},
     }
     Path(args.out).write_text(json.dumps(summary))
 
@@ -833,9 +839,11 @@ class Bench:
             watched[f"client{j}"] = psutil.Process(kid.pid)
         time.sleep(max(0.0, win[0] - time.time()))
         before = {name: cpu_seconds(p) for name, p in watched.items()}
+        machine0 = psutil.cpu_times()
         wall0 = time.time()
         time.sleep(max(0.0, win[1] - time.time()))
         after = {name: cpu_seconds(p) for name, p in watched.items()}
+        machine1 = psutil.cpu_times()
         wall = time.time() - wall0
         server_rss = watched["server"].memory_info().rss
         for kid in kids:
@@ -845,6 +853,11 @@ class Bench:
                 self.procs.stop(kid)
         cpu = {name: 100.0 * (after[name] - before[name]) / wall for name in before}
         client_cpu = sum(v for k, v in cpu.items() if k.startswith("client"))
+        busy = sum(machine1) - machine1.idle - getattr(machine1, "iowait", 0.0) - (
+            sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0)
+        )
+        # Everything else on the machine (other sessions' tests, browsers): the noise to beware of.
+        other_cpu = max(0.0, 100.0 * busy / wall - sum(cpu.values()))
 
         delays = array.array("q")
         summary: dict[str, Any] = {"end_states": Counter(), "errors": Counter(), "error_samples": []}
@@ -864,6 +877,9 @@ class Bench:
             summary["errors"].update(part["errors"])
             summary["error_samples"] += part["error_samples"]
             summary["last_finish"] = max(summary.get("last_finish", 0), part["last_finish"])
+            for second, worst in part["worst_by_second"].items():
+                key = str(int(second) - int(win[0]))
+                summary.setdefault("worst", {})[key] = max(summary.get("worst", {}).get(key, 0), worst)
         ordered = array.array("q", sorted(delays))
         window = win[1] - win[0]
         tokens_in_window = len(ordered)
@@ -888,6 +904,9 @@ class Bench:
             "tokens_per_frame": delivered / frames_in_window if frames_in_window else None,
             "cpu_percent": {k: round(v, 1) for k, v in cpu.items()},
             "client_cpu_percent": round(client_cpu, 1),
+            "other_cpu_percent": round(other_cpu, 1),
+            # Largest delay (ms) among tokens written in each second of the window: spikes show here.
+            "worst_ms_by_second": {k: round(v / 1000, 1) for k, v in sorted(summary.get("worst", {}).items(), key=lambda kv: int(kv[0]))},
             "server_cpu_us_per_token": (server_cpu_s / delivered * 1e6) if delivered else None,
             "server_rss_mb": server_rss / 2**20,
             "drain_s": round(summary.get("last_finish", 0) - (t0 + ramp + args.seconds), 2),
@@ -957,8 +976,13 @@ def report(results: dict[str, Any]) -> str:
             f"bridge {fmt(bridge['p999_ms'])} / {fmt(bridge['max_ms'])}   "
             f"throughput bridge {bridge['tokens_per_s']:.0f} of {bridge['expected_tokens_per_s']:.0f} tok/s, "
             f"baseline {base['tokens_per_s']:.0f}; bridge drained {bridge['drain_s']:+.1f} s after the upstream; "
-            f"baseline CPU up/cli {base['cpu_percent']['upstream']:.0f}%/{base['client_cpu_percent']:.0f}%"
+            f"baseline CPU up/cli {base['cpu_percent']['upstream']:.0f}%/{base['client_cpu_percent']:.0f}%; "
+            f"other processes {base['other_cpu_percent']:.0f}% / {bridge['other_cpu_percent']:.0f}% of a CPU"
         )
+        spikes = {k: v for k, v in bridge["worst_ms_by_second"].items() if v > 50}
+        if spikes:
+            shown = ", ".join(f"{v:.0f}@{k}s" for k, v in list(spikes.items())[:8])
+            lines.append(f"           bridge delays over 50 ms in {len(spikes)} of {len(bridge['worst_ms_by_second'])} s (worst@second): {shown}")
     idle = results.get("idle")
     if idle:
         lines.append("")

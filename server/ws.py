@@ -221,6 +221,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         settings.allowed_origins,
     ):
         # Closing before accept() makes uvicorn answer the handshake with HTTP 403.
+        log.info("refused a WebSocket from origin %r (403)", websocket.headers.get("origin"))
         await websocket.close(CLOSE_POLICY)
         return
     await websocket.accept()

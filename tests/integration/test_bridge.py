@@ -201,7 +201,7 @@ def test_stop_closes_the_upstream_within_100_ms(bridge: Running, upstream: FakeU
     upstream.add("m", Scenario(steps=[Send(sse(chunk("", role="assistant"))), Paced(words, 50)]))
     with Client(bridge.ws) as client:
         turn = client.start("hi", model="m")
-        while not text_of(client.other + [client.recv()]):
+        while not text_of([*client.other, client.recv()]):
             pass
         client.send({"type": "stop", "turn": turn})
         stopped_at = time.monotonic()

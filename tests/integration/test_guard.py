@@ -11,7 +11,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from tests.support.client import Client, text_of
-from tests.support.server import Running, serve
+from tests.support.server import serve
 from tests.support.upstream import (
     DONE,
     FakeUpstream,
@@ -176,4 +176,5 @@ def test_pages_carry_a_strict_content_security_policy() -> None:
         assert "img-src 'self'" in csp
         assert "frame-ancestors 'none'" in csp
         assert response.headers["x-content-type-options"] == "nosniff"
-        assert "<script>" not in response.text and " style=" not in response.text
+        assert "<script>" not in response.text
+        assert " style=" not in response.text
