@@ -39,8 +39,8 @@ import contextlib
 import ctypes
 import gc
 import json
-import os
 import math
+import os
 import random
 import re
 import resource
@@ -54,6 +54,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+
+import psutil  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -150,7 +152,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         head = bytes(self._buf[:end]).decode("latin-1")
         lines = head.split("\r\n")
-        method, path, _ = (lines[0].split(" ") + ["", "", ""])[:3]
+        method, path, _ = [*lines[0].split(" "), "", "", ""][:3]
         length = 0
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -176,8 +178,8 @@ class UpstreamConnection(asyncio.Protocol):
     def _reply(self, status: int, body: bytes) -> None:
         assert self._transport is not None
         self._transport.write(
-            b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-            % (status, len(body), body)
+            b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n%s" % (status, len(body), body)
         )
         self._transport.close()
 
@@ -240,18 +242,19 @@ class Recorder:
 
     win_start: int
     win_end: int
-    delays: array.array = field(default_factory=lambda: array.array("q"))
+    delays: array.array[int] = field(default_factory=lambda: array.array("q"))
     frames_in_window: int = 0  # by receive time, like tokens_in_window
     tokens_in_window: int = 0
     tokens_received: int = 0
     frames_received: int = 0
     bytes_received: int = 0
     completed: int = 0
-    errors: Counter = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)
-    end_states: Counter = field(default_factory=Counter)
+    end_states: Counter[str] = field(default_factory=Counter)
     last_end: float = 0.0
     worst: dict[int, int] = field(default_factory=dict)  # second of write time -> largest delay (µs)
+    streams: int = 0
 
     def error(self, kind: str, detail: str = "") -> None:
         self.errors[kind] += 1
@@ -269,7 +272,9 @@ class Recorder:
             k = int(match.group(1))
             written = int(match.group(2))
             if k != stream.next_token:
-                self.error("token_out_of_order", f"stream {stream.index}: got w{k}, expected w{stream.next_token}")
+                self.error(
+                    "token_out_of_order", f"stream {stream.index}: got w{k}, expected w{stream.next_token}"
+                )
             stream.next_token = k + 1
             stream.tokens += 1
             self.tokens_received += 1
@@ -483,7 +488,7 @@ class WSClient(asyncio.Protocol):
                     self.parts = (self.parts or []) + [payload]
                     continue
                 if opcode == 0 and self.parts is not None:
-                    payload = b"".join(self.parts + [payload])
+                    payload = b"".join([*self.parts, payload])
                     self.parts = None
                 self.message(payload, received)
             elif opcode == 9:  # uvicorn pings every 20 s and drops sockets that do not answer
@@ -503,7 +508,9 @@ class WSClient(asyncio.Protocol):
         if kind in ("start", "delta", "end"):
             seq = frame.get("seq")
             if seq != self.next_seq:
-                rec.error("seq_gap", f"stream {self.stream.index}: {kind} seq {seq}, expected {self.next_seq}")
+                rec.error(
+                    "seq_gap", f"stream {self.stream.index}: {kind} seq {seq}, expected {self.next_seq}"
+                )
             self.next_seq = (seq if isinstance(seq, int) else self.next_seq) + 1
         if kind == "delta":
             rec.text(self.stream, frame.get("text") or "", received)
@@ -525,10 +532,14 @@ class WSClient(asyncio.Protocol):
             if state == "done":
                 self.stream.finish(rec, ok=True)
             else:
-                self.stream.finish(rec, ok=False, why=f"end {state}: {frame.get('error') or frame.get('reason')}")
+                self.stream.finish(
+                    rec, ok=False, why=f"end {state}: {frame.get('error') or frame.get('reason')}"
+                )
             self.send(0x8, (1000).to_bytes(2, "big"))
         elif kind == "error":
-            rec.error("error_frame", f"stream {self.stream.index}: {frame.get('code')} {frame.get('message')}")
+            rec.error(
+                "error_frame", f"stream {self.stream.index}: {frame.get('code')} {frame.get('message')}"
+            )
 
     def fail(self, why: str) -> None:
         if not self.ready.done():
@@ -545,7 +556,8 @@ class WSClient(asyncio.Protocol):
             self.stream.finish(self.rec, ok=True)
 
 
-async def client_main(args: argparse.Namespace) -> None:
+async def client_main(args: argparse.Namespace) -> Recorder | None:
+    """Run one phase's share of streams; the recorder, or None in idle mode."""
     loop = asyncio.get_running_loop()
     rec = Recorder(win_start=int(args.win_start * 1e6), win_end=int(args.win_end * 1e6))
     total = int(args.streams)
@@ -566,13 +578,20 @@ async def client_main(args: argparse.Namespace) -> None:
         except OSError as error:
             stream.finish(rec, ok=False, why=f"connect: {error}")
 
+    opening: set[asyncio.Task[None]] = set()  # the loop holds tasks weakly
+
+    def launch(stream: Stream) -> None:
+        task = loop.create_task(open_one(stream))
+        opening.add(task)
+        task.add_done_callback(opening.discard)
+
     for i in mine:
         stream = Stream(i, args.tokens, loop.create_future())
         streams.append(stream)
         # Random, not evenly spaced: ramp/N may be a multiple of the token period, which would put
         # every stream's tokens at the same instants (see --aligned for when that is wanted).
         offset = rng.uniform(0, args.ramp)
-        loop.call_at(loop_t0 + offset, lambda s=stream: loop.create_task(open_one(s)))
+        loop.call_at(loop_t0 + offset, launch, stream)
     quiet_gc()
 
     if args.mode == "idle":
@@ -582,8 +601,16 @@ async def client_main(args: argparse.Namespace) -> None:
         )
         failures = [str(r) for r in results if isinstance(r, BaseException)]
         missing = len(streams) - len(protocols)
-        print(json.dumps({"ready": len(results) - len(failures), "failed": len(failures) + missing,
-                          "samples": failures[:5]}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "ready": len(results) - len(failures),
+                    "failed": len(failures) + missing,
+                    "samples": failures[:5],
+                }
+            ),
+            flush=True,
+        )
         await loop.run_in_executor(None, sys.stdin.readline)
         for proto in protocols:
             if not proto.transport.is_closing():
@@ -591,28 +618,33 @@ async def client_main(args: argparse.Namespace) -> None:
         await asyncio.sleep(0.5)
         for proto in protocols:
             proto.transport.close()
-        return
+        return None
 
-    timeout = max(1.0, args.deadline - time.time())
     if streams:
-        _, pending = await asyncio.wait([s.done for s in streams], timeout=timeout)
-    else:
-        pending = set()
+        await asyncio.wait([s.done for s in streams], timeout=max(1.0, args.deadline - time.time()))
     at = now_us()
     for stream in [s for s in streams if not s.done.done()]:
         # Still receiving: the server is behind (overload). Nothing for a while: a stall.
         quiet = (at - stream.last_rx) / 1e6 if stream.last_rx else None
         kind = "unfinished_at_deadline" if quiet is not None and quiet < 5 else "stalled"
-        rec.error(kind, f"stream {stream.index}: {stream.tokens} of {stream.expected} tokens, "
-                        f"last data {'never' if quiet is None else f'{quiet:.1f} s ago'}")
+        rec.error(
+            kind,
+            f"stream {stream.index}: {stream.tokens} of {stream.expected} tokens, "
+            f"last data {'never' if quiet is None else f'{quiet:.1f} s ago'}",
+        )
         stream.done.set_result(None)
         if stream.transport is not None:
             stream.transport.abort()
     await asyncio.sleep(0.2)
-    with open(args.out + ".delays", "wb") as f:
+    rec.streams = len(streams)
+    return rec
+
+
+def write_results(rec: Recorder, out: str) -> None:
+    with open(out + ".delays", "wb") as f:
         rec.delays.tofile(f)
     summary = {
-        "streams": len(streams),
+        "streams": rec.streams,
         "completed": rec.completed,
         "tokens_received": rec.tokens_received,
         "frames_received": rec.frames_received,
@@ -625,7 +657,7 @@ async def client_main(args: argparse.Namespace) -> None:
         "last_finish": rec.last_end,
         "worst_by_second": {str(k): v for k, v in sorted(rec.worst.items())},
     }
-    Path(args.out).write_text(json.dumps(summary))
+    Path(out).write_text(json.dumps(summary))
 
 
 # ============================================================================ orchestration
@@ -647,13 +679,26 @@ class Processes:
     def __init__(self) -> None:
         self.all: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self, argv: list[str], *, env: dict[str, str] | None = None, log: Path | None = None,
-              stdin: int | None = subprocess.DEVNULL, stdout: Any = None) -> subprocess.Popen[bytes]:
-        out = open(log, "ab") if log is not None else subprocess.DEVNULL
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdin=stdin, stdout=stdout if stdout is not None else out,
-            stderr=out, preexec_fn=_die_with_parent, start_new_session=True,
-        )
+    def spawn(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+        stdin: int | None = subprocess.DEVNULL,
+        stdout: Any = None,
+    ) -> subprocess.Popen[bytes]:
+        with open(log if log is not None else os.devnull, "ab") as out:  # the child keeps its own copy
+            proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdin=stdin,
+                stdout=stdout if stdout is not None else out,
+                stderr=out,
+                preexec_fn=_die_with_parent,
+                start_new_session=True,
+            )
         self.all.append(proc)
         return proc
 
@@ -709,10 +754,12 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, log: Path, tim
 
 def code_version() -> dict[str, Any]:
     """Which server code was measured: the tree may hold uncommitted changes."""
+
     def git(*argv: str) -> str:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", "-C", str(ROOT), *argv], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
         return ""
 
     changed = [line[3:] for line in git("status", "--porcelain", "--", "server").splitlines()]
@@ -730,10 +777,10 @@ def cpu_seconds(proc: Any) -> float:
     return float(times.user + times.system)
 
 
-def percentile(sorted_values: array.array | list[int], q: float) -> float | None:
+def percentile(sorted_values: array.array[int] | list[int], q: float) -> float | None:
     if not sorted_values:
         return None
-    index = min(len(sorted_values) - 1, max(0, int(round(q / 100 * (len(sorted_values) - 1)))))
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
     return sorted_values[index] / 1000.0  # µs -> ms
 
 
@@ -748,19 +795,53 @@ class Bench:
     server: subprocess.Popen[bytes]
     server_log: Path
 
-    def client_argv(self, mode: str, port: int, streams: int, index: int, procs: int, *, tokens: int,
-                    t0: float, ramp: float, win: tuple[float, float], deadline: float, out: Path) -> list[str]:
+    def client_argv(
+        self,
+        mode: str,
+        port: int,
+        streams: int,
+        index: int,
+        procs: int,
+        *,
+        tokens: int,
+        t0: float,
+        ramp: float,
+        win: tuple[float, float],
+        deadline: float,
+        out: Path,
+    ) -> list[str]:
         return [
-            sys.executable, str(Path(__file__).resolve()), "--role", "client", "--mode", mode,
-            "--port", str(port), "--streams", str(streams), "--index", str(index), "--procs", str(procs),
-            "--tokens", str(tokens), "--t0", repr(t0), "--ramp", repr(ramp),
-            "--win-start", repr(win[0]), "--win-end", repr(win[1]), "--deadline", repr(deadline),
-            "--out", str(out),
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--role",
+            "client",
+            "--mode",
+            mode,
+            "--port",
+            str(port),
+            "--streams",
+            str(streams),
+            "--index",
+            str(index),
+            "--procs",
+            str(procs),
+            "--tokens",
+            str(tokens),
+            "--t0",
+            repr(t0),
+            "--ramp",
+            repr(ramp),
+            "--win-start",
+            repr(win[0]),
+            "--win-end",
+            repr(win[1]),
+            "--deadline",
+            repr(deadline),
+            "--out",
+            str(out),
         ]
 
     def idle_memory(self, count: int) -> dict[str, Any]:
-        import psutil
-
         server = psutil.Process(self.server.pid)
         # Touch every code path once first so imports and caches are not counted per socket.
         self._idle_round(10, lambda ready: None)
@@ -797,11 +878,25 @@ class Bench:
         t0 = time.time() + 0.7
         ramp = min(2.0, count / 1000)
         proc = self.procs.spawn(
-            self.client_argv("idle", self.server_port, count, 0, 1, tokens=0, t0=t0, ramp=ramp,
-                             win=(0, 0), deadline=t0 + 60, out=out),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, log=self.workdir / "client.log",
+            self.client_argv(
+                "idle",
+                self.server_port,
+                count,
+                0,
+                1,
+                tokens=0,
+                t0=t0,
+                ramp=ramp,
+                win=(0, 0),
+                deadline=t0 + 60,
+                out=out,
+            ),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            log=self.workdir / "client.log",
         )
-        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stdin is not None
         line = proc.stdout.readline()
         if not line:
             raise SystemExit(f"idle client died; log:\n{tail(self.workdir / 'client.log')}")
@@ -814,10 +909,8 @@ class Bench:
             self.procs.stop(proc)
 
     def phase(self, mode: str, streams: int) -> dict[str, Any]:
-        import psutil
-
         args = self.args
-        tokens = int(round(args.seconds * args.rate))
+        tokens = round(args.seconds * args.rate)
         ramp = 0.0 if streams == 1 else args.ramp
         clients = args.client_procs or (2 if streams >= 500 else 1)
         clients = max(1, min(clients, streams))
@@ -828,8 +921,19 @@ class Bench:
         outs = [self.workdir / f"{mode}-{streams}-{j}.json" for j in range(clients)]
         kids = [
             self.procs.spawn(
-                self.client_argv(mode, port, streams, j, clients, tokens=tokens, t0=t0, ramp=ramp,
-                                 win=win, deadline=deadline, out=outs[j]),
+                self.client_argv(
+                    mode,
+                    port,
+                    streams,
+                    j,
+                    clients,
+                    tokens=tokens,
+                    t0=t0,
+                    ramp=ramp,
+                    win=win,
+                    deadline=deadline,
+                    out=outs[j],
+                ),
                 log=self.workdir / "client.log",
             )
             for j in range(clients)
@@ -853,8 +957,11 @@ class Bench:
                 self.procs.stop(kid)
         cpu = {name: 100.0 * (after[name] - before[name]) / wall for name in before}
         client_cpu = sum(v for k, v in cpu.items() if k.startswith("client"))
-        busy = sum(machine1) - machine1.idle - getattr(machine1, "iowait", 0.0) - (
-            sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0)
+        busy = (
+            sum(machine1)
+            - machine1.idle
+            - getattr(machine1, "iowait", 0.0)
+            - (sum(machine0) - machine0.idle - getattr(machine0, "iowait", 0.0))
         )
         # Everything else on the machine (other sessions' tests, browsers): the noise to beware of.
         other_cpu = max(0.0, 100.0 * busy / wall - sum(cpu.values()))
@@ -864,14 +971,23 @@ class Bench:
         for j, out in enumerate(outs):
             if not out.exists():
                 summary["errors"]["client_crashed"] += 1
-                summary["error_samples"].append(f"client {j} wrote no result; log:\n{tail(self.workdir / 'client.log')}")
+                summary["error_samples"].append(
+                    f"client {j} wrote no result; log:\n{tail(self.workdir / 'client.log')}"
+                )
                 continue
             part = json.loads(out.read_text())
             raw = Path(str(out) + ".delays")
             delays.frombytes(raw.read_bytes())
             raw.unlink()
-            for key in ("streams", "completed", "tokens_received", "frames_received", "frames_in_window",
-                        "tokens_in_window", "bytes_received"):
+            for key in (
+                "streams",
+                "completed",
+                "tokens_received",
+                "frames_received",
+                "frames_in_window",
+                "tokens_in_window",
+                "bytes_received",
+            ):
                 summary[key] = summary.get(key, 0) + part[key]
             summary["end_states"].update(part["end_states"])
             summary["errors"].update(part["errors"])
@@ -885,7 +1001,7 @@ class Bench:
         tokens_in_window = len(ordered)
         frames_in_window = summary.get("frames_in_window", 0)
         delivered = summary.get("tokens_in_window", 0)  # by receive time: throughput, CPU per token
-        server_cpu_s = (after["server"] - before["server"])
+        server_cpu_s = after["server"] - before["server"]
         result = {
             "mode": "baseline" if mode == "sse" else "bridge",
             "streams": streams,
@@ -906,7 +1022,10 @@ class Bench:
             "client_cpu_percent": round(client_cpu, 1),
             "other_cpu_percent": round(other_cpu, 1),
             # Largest delay (ms) among tokens written in each second of the window: spikes show here.
-            "worst_ms_by_second": {k: round(v / 1000, 1) for k, v in sorted(summary.get("worst", {}).items(), key=lambda kv: int(kv[0]))},
+            "worst_ms_by_second": {
+                k: round(v / 1000, 1)
+                for k, v in sorted(summary.get("worst", {}).items(), key=lambda kv: int(kv[0]))
+            },
             "server_cpu_us_per_token": (server_cpu_s / delivered * 1e6) if delivered else None,
             "server_rss_mb": server_rss / 2**20,
             "drain_s": round(summary.get("last_finish", 0) - (t0 + ramp + args.seconds), 2),
@@ -935,76 +1054,101 @@ def diff(a: float | None, b: float | None) -> float | None:
 
 
 def report(results: dict[str, Any]) -> str:
-    args = results["config"]
-    lines = []
-    lines.append(
-        f"Inkstream bridge benchmark — {args['rate']:g} tokens/s per stream, {args['seconds']:g} s streams, "
-        f"{results['machine']['cpus']} CPUs, load before {results['machine']['loadavg_before']}"
+    config, machine, rows = results["config"], results["machine"], results["rows"]
+    lines = [
+        f"Inkstream bridge benchmark: {config['rate']:g} tokens/s per stream, "
+        f"{config['seconds']:g} s streams, paragraph every {config['paragraph'] or '∞'} tokens, "
+        f"{'aligned' if config['aligned'] else 'random'} "
+        f"token phases; {machine['cpus']} CPUs, load before {machine['loadavg_before']}",
+        "Delay per token = receive time - upstream write time (ms); added = bridge - baseline.",
+        "",
+    ]
+    head = (
+        f"{'N':>5} | {'baseline p50':>12} {'p99':>7} | {'bridge p50':>10} {'p99':>7} | "
+        f"{'added p50':>9} {'p99':>7} | {'×baseline p50':>13} {'p99':>6} | {'tokens/s':>8} {'of':>6}"
     )
-    lines.append("Delay = receive time - upstream write time, per token (ms). added = bridge - baseline.")
+    lines += [head, "-" * len(head)]
+    for row in rows:
+        base, bridge = row["baseline"], row["bridge"]
+        lines.append(
+            f"{row['streams']:>5} | {fmt(base['p50_ms']):>12} {fmt(base['p99_ms']):>7} | "
+            f"{fmt(bridge['p50_ms']):>10} {fmt(bridge['p99_ms']):>7} | "
+            f"{fmt(diff(bridge['p50_ms'], base['p50_ms'])):>9} "
+            f"{fmt(diff(bridge['p99_ms'], base['p99_ms'])):>7} | "
+            f"{ratio(bridge['p50_ms'], base['p50_ms']):>13} {ratio(bridge['p99_ms'], base['p99_ms']):>6} | "
+            f"{bridge['tokens_per_s']:>8.0f} {bridge['expected_tokens_per_s']:>6.0f}"
+        )
     lines.append("")
     head = (
-        f"{'N':>5} | {'baseline p50/p99':>17} | {'bridge p50/p99':>17} | {'added p50/p99':>15} | "
-        f"{'bridge/base p50,p99':>19} | {'frames/s':>8} | {'tok/fr':>6} | {'srv CPU':>7} | {'µs/tok':>6} | "
-        f"{'srv RSS':>7} | {'up/cli CPU':>10} | {'lost/err':>8}"
+        f"{'N':>5} | {'frames/s':>8} {'tok/frame':>9} | {'server CPU':>10} {'µs/token':>8} {'RSS MB':>6} | "
+        f"{'CPU upstream':>12} {'clients':>7} {'others':>6} | {'p99.9':>7} {'max':>7} | "
+        f"{'undelivered':>11} {'errors':>6}"
     )
-    lines.append(head)
-    lines.append("-" * len(head))
-    for row in results["rows"]:
+    lines += [head, "-" * len(head)]
+    for row in rows:
         base, bridge = row["baseline"], row["bridge"]
-        added50 = diff(bridge["p50_ms"], base["p50_ms"])
-        added99 = diff(bridge["p99_ms"], base["p99_ms"])
-        lost = (bridge["tokens_expected"] - bridge["tokens_received"]) + (base["tokens_expected"] - base["tokens_received"])
-        errors = sum(bridge["errors"].values()) + sum(base["errors"].values())
+        lost = sum(r["tokens_expected"] - r["tokens_received"] for r in (base, bridge))
+        errors = sum(sum(r["errors"].values()) for r in (base, bridge))
         lines.append(
-            f"{row['streams']:>5} | {fmt(base['p50_ms']):>7} / {fmt(base['p99_ms']):>7} | "
-            f"{fmt(bridge['p50_ms']):>7} / {fmt(bridge['p99_ms']):>7} | "
-            f"{fmt(added50):>6} / {fmt(added99):>6} | "
-            f"{ratio(bridge['p50_ms'], base['p50_ms']):>9},{ratio(bridge['p99_ms'], base['p99_ms']):>9} | "
-            f"{bridge['frames_per_s']:>8.0f} | {fmt(bridge['tokens_per_frame']):>6} | "
-            f"{bridge['cpu_percent']['server']:>6.0f}% | {fmt(bridge['server_cpu_us_per_token'], '.0f'):>6} | "
-            f"{bridge['server_rss_mb']:>5.0f}MB | "
-            f"{bridge['cpu_percent']['upstream']:>3.0f}%/{bridge['client_cpu_percent']:>3.0f}% | "
-            f"{lost:>3}/{errors:<4}"
+            f"{row['streams']:>5} | {bridge['frames_per_s']:>8.0f} {fmt(bridge['tokens_per_frame']):>9} | "
+            f"{bridge['cpu_percent']['server']:>9.0f}% {fmt(bridge['server_cpu_us_per_token'], '.0f'):>8} "
+            f"{bridge['server_rss_mb']:>6.0f} | {bridge['cpu_percent']['upstream']:>11.0f}% "
+            f"{bridge['client_cpu_percent']:>6.0f}% {bridge['other_cpu_percent']:>5.0f}% | "
+            f"{fmt(bridge['p999_ms']):>7} {fmt(bridge['max_ms']):>7} | {lost:>11} {errors:>6}"
         )
-    lines.append("")
-    lines.append("Tails (ms, p99.9 / max):")
-    for row in results["rows"]:
+    lines.append(
+        "(bridge phase; CPU in % of one core over the window; others = the rest of the machine; "
+        "undelivered tokens and errors count both phases)"
+    )
+    notes = []
+    for row in rows:
         base, bridge = row["baseline"], row["bridge"]
-        lines.append(
-            f"  N={row['streams']:<5} baseline {fmt(base['p999_ms'])} / {fmt(base['max_ms'])}   "
-            f"bridge {fmt(bridge['p999_ms'])} / {fmt(bridge['max_ms'])}   "
-            f"throughput bridge {bridge['tokens_per_s']:.0f} of {bridge['expected_tokens_per_s']:.0f} tok/s, "
-            f"baseline {base['tokens_per_s']:.0f}; bridge drained {bridge['drain_s']:+.1f} s after the upstream; "
-            f"baseline CPU up/cli {base['cpu_percent']['upstream']:.0f}%/{base['client_cpu_percent']:.0f}%; "
-            f"other processes {base['other_cpu_percent']:.0f}% / {bridge['other_cpu_percent']:.0f}% of a CPU"
-        )
+        if base["other_cpu_percent"] > 25 or bridge["other_cpu_percent"] > 25:
+            notes.append(
+                f"  N={row['streams']}: other processes used {base['other_cpu_percent']:.0f}% (baseline) and "
+                f"{bridge['other_cpu_percent']:.0f}% (bridge) of a CPU: figures are disturbed"
+            )
+        if bridge["drain_s"] > 1:
+            notes.append(
+                f"  N={row['streams']}: the bridge fell behind; its last stream ended "
+                f"{bridge['drain_s']:.1f} s after the upstream's"
+            )
         spikes = {k: v for k, v in bridge["worst_ms_by_second"].items() if v > 50}
         if spikes:
-            shown = ", ".join(f"{v:.0f}@{k}s" for k, v in list(spikes.items())[:8])
-            lines.append(f"           bridge delays over 50 ms in {len(spikes)} of {len(bridge['worst_ms_by_second'])} s (worst@second): {shown}")
+            shown = ", ".join(f"{v:.0f} ms at {k} s" for k, v in list(spikes.items())[:6])
+            notes.append(
+                f"  N={row['streams']}: bridge delays over 50 ms in {len(spikes)} of "
+                f"{len(bridge['worst_ms_by_second'])} s of the window: {shown}"
+            )
+    if notes:
+        lines += ["", "Notes:", *notes]
     idle = results.get("idle")
     if idle:
-        lines.append("")
-        lines.append(
+        lines += [
+            "",
             f"Idle sockets: {idle['ready']} of {idle['sockets']} open (handshake + hello); server RSS "
-            f"{idle['rss_before_mb']:.1f} -> {idle['rss_with_mb']:.1f} MB "
-            f"(after closing: {idle['rss_after_close_mb']:.1f} MB) = {fmt(idle['kb_per_socket'], '.1f')} KB per idle socket"
-        )
-    lines.append("")
-    lines.append("Targets (from the issue; printed, not asserted):")
-    at = next((r for r in results["rows"] if r["streams"] == TARGET_P99_AT), None)
+            f"{idle['rss_before_mb']:.1f} -> {idle['rss_with_mb']:.1f} MB, "
+            f"{idle['rss_after_close_mb']:.1f} MB after closing: "
+            f"{fmt(idle['kb_per_socket'], '.1f')} KB per idle socket",
+        ]
+    lines += ["", "Targets (from the issue; printed, not asserted):"]
+    at = next((r for r in rows if r["streams"] == TARGET_P99_AT), None)
     if at is not None:
         added99 = diff(at["bridge"]["p99_ms"], at["baseline"]["p99_ms"])
         verdict = "—" if added99 is None else ("met" if added99 <= TARGET_P99_ADDED_MS else "NOT met")
-        lines.append(f"  p99 added at {TARGET_P99_AT} streams ≤ {TARGET_P99_ADDED_MS:g} ms: {fmt(added99)} ms — {verdict}")
+        lines.append(
+            f"  p99 added at {TARGET_P99_AT} streams ≤ {TARGET_P99_ADDED_MS:g} ms: "
+            f"{fmt(added99)} ms, {verdict}"
+        )
     else:
         lines.append(f"  p99 added at {TARGET_P99_AT} streams: not measured in this run")
     if idle and idle["kb_per_socket"] is not None:
         verdict = "met" if idle["kb_per_socket"] <= TARGET_IDLE_KB else "NOT met"
-        lines.append(f"  memory per idle socket ≤ {TARGET_IDLE_KB:g} KB: {idle['kb_per_socket']:.1f} KB — {verdict}")
+        lines.append(
+            f"  memory per idle socket ≤ {TARGET_IDLE_KB:g} KB: {idle['kb_per_socket']:.1f} KB, {verdict}"
+        )
     problems = []
-    for row in results["rows"]:
+    for row in rows:
         for side in ("baseline", "bridge"):
             r = row[side]
             if r["errors"] or r["tokens_received"] != r["tokens_expected"]:
@@ -1012,26 +1156,28 @@ def report(results: dict[str, Any]) -> str:
                     f"  N={row['streams']} {side}: {r['tokens_received']} of {r['tokens_expected']} tokens, "
                     f"end states {r['end_states']}, errors {r['errors']}"
                 )
-                problems += [f"    {s}" for s in r["error_samples"][:5]]
+                problems += [f"    {sample}" for sample in r["error_samples"][:5]]
     if results.get("server_log_problems"):
         problems.append(f"  server log: {len(results['server_log_problems'])} warning/error lines, e.g.:")
-        problems += [f"    {s}" for s in results["server_log_problems"][:5]]
+        problems += [f"    {line}" for line in results["server_log_problems"][:5]]
     if problems:
-        lines.append("")
-        lines.append("Problems:")
-        lines += problems
+        lines += ["", "Problems:", *problems]
     return "\n".join(lines)
 
 
 def orchestrate(args: argparse.Namespace) -> int:
-    import psutil
-
     raise_fd_limit()
     streams = [int(s) for s in args.streams.split(",") if s.strip()]
-    need = max(streams + [args.idle]) * 2 + 200
+    need = max([*streams, args.idle]) * 2 + 200
     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if limit < need:
         print(f"warning: file descriptor limit {limit} is below the ~{need} this run needs", file=sys.stderr)
+    busy = psutil.cpu_percent(interval=1.0) * (os.cpu_count() or 1)
+    if busy > 30:
+        print(
+            f"warning: the machine is already busy ({busy:.0f}% of a CPU); latency figures will suffer",
+            file=sys.stderr,
+        )
     procs = Processes()
     workdir = Path(tempfile.mkdtemp(prefix="inkstream-bench-"))
     started = time.time()
@@ -1040,12 +1186,25 @@ def orchestrate(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    # Started in the background by a shell, SIGINT arrives ignored; Ctrl-C must still clean up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         up_port, srv_port = free_port(), free_port()
         up_log, srv_log = workdir / "upstream.log", workdir / "server.log"
         upstream = procs.spawn(
-            [sys.executable, str(Path(__file__).resolve()), "--role", "upstream", "--port", str(up_port),
-             "--rate", str(args.rate), "--paragraph", str(args.paragraph)] + (["--aligned"] if args.aligned else []),
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--role",
+                "upstream",
+                "--port",
+                str(up_port),
+                "--rate",
+                str(args.rate),
+                "--paragraph",
+                str(args.paragraph),
+            ]
+            + (["--aligned"] if args.aligned else []),
             log=up_log,
         )
         env = dict(os.environ)
@@ -1059,22 +1218,38 @@ def orchestrate(args: argparse.Namespace) -> int:
         for item in args.server_env:
             name, _, value = item.partition("=")
             env[name] = value
-        server = procs.spawn([sys.executable, "-m", "server", "--host", HOST, "--port", str(srv_port)],
-                             env=env, log=srv_log)
+        server = procs.spawn(
+            [sys.executable, "-m", "server", "--host", HOST, "--port", str(srv_port)], env=env, log=srv_log
+        )
         wait_port(up_port, upstream, "upstream", up_log)
         wait_http(f"http://{HOST}:{srv_port}/healthz", server, "inkstream server", srv_log)
         bench = Bench(args, procs, workdir, up_port, srv_port, upstream, server, srv_log)
         results: dict[str, Any] = {
-            "config": {"streams": streams, "rate": args.rate, "seconds": args.seconds, "ramp": args.ramp,
-                       "warmup": args.warmup, "idle": args.idle, "paragraph": args.paragraph, "aligned": args.aligned,
-                       "client_procs": args.client_procs or "auto", "server_env": args.server_env},
-            "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
-                        "python": sys.version.split()[0]},
+            "config": {
+                "streams": streams,
+                "rate": args.rate,
+                "seconds": args.seconds,
+                "ramp": args.ramp,
+                "warmup": args.warmup,
+                "idle": args.idle,
+                "paragraph": args.paragraph,
+                "aligned": args.aligned,
+                "client_procs": args.client_procs or "auto",
+                "server_env": args.server_env,
+            },
+            "machine": {
+                "cpus": os.cpu_count(),
+                "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+                "python": sys.version.split()[0],
+            },
             "code": code_version(),
             "rows": [],
         }
-        print(f"upstream :{up_port} (pid {upstream.pid}), inkstream :{srv_port} (pid {server.pid}); "
-              f"logs in {workdir}", flush=True)
+        print(
+            f"upstream :{up_port} (pid {upstream.pid}), inkstream :{srv_port} (pid {server.pid}); "
+            f"logs in {workdir}",
+            flush=True,
+        )
         results["server_rss_fresh_mb"] = psutil.Process(server.pid).memory_info().rss / 2**20
         if args.idle:
             print(f"idle memory: {args.idle} sockets ...", flush=True)
@@ -1087,16 +1262,25 @@ def orchestrate(args: argparse.Namespace) -> int:
                 print(f"N={n} {label} ...", flush=True)
                 r = bench.phase(mode, n)
                 row[label] = r
-                print(f"  p50 {fmt(r['p50_ms'])} ms, p99 {fmt(r['p99_ms'])} ms, {r['tokens_per_s']:.0f} tok/s, "
-                      f"server CPU {r['cpu_percent']['server']:.0f}%, errors {r['errors'] or 'none'}", flush=True)
+                print(
+                    f"  p50 {fmt(r['p50_ms'])} ms, p99 {fmt(r['p99_ms'])} ms, {r['tokens_per_s']:.0f} tok/s, "
+                    f"server CPU {r['cpu_percent']['server']:.0f}%, errors {r['errors'] or 'none'}",
+                    flush=True,
+                )
                 time.sleep(1.0)
             results["rows"].append(row)
             if server.poll() is not None:
-                print(f"inkstream server exited with {server.returncode}; log:\n{tail(srv_log)}", file=sys.stderr)
+                print(
+                    f"inkstream server exited with {server.returncode}; log:\n{tail(srv_log)}",
+                    file=sys.stderr,
+                )
                 break
-        results["server_rss_end_mb"] = psutil.Process(server.pid).memory_info().rss / 2**20 if server.poll() is None else None
+        results["server_rss_end_mb"] = (
+            psutil.Process(server.pid).memory_info().rss / 2**20 if server.poll() is None else None
+        )
         results["server_log_problems"] = [
-            line for line in srv_log.read_text(errors="replace").splitlines()
+            line
+            for line in srv_log.read_text(errors="replace").splitlines()
             if line.startswith(("WARNING", "ERROR", "CRITICAL", "Traceback"))
         ]
         results["runtime_s"] = round(time.time() - started, 1)
@@ -1116,27 +1300,50 @@ def orchestrate(args: argparse.Namespace) -> int:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--streams", default="1,50,200,1000", help="concurrent streams per run, comma-separated")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--streams", default="1,50,200,1000", help="concurrent streams per run, comma-separated"
+    )
     parser.add_argument("--rate", type=float, default=25.0, help="tokens per second per stream")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each stream")
     parser.add_argument("--ramp", type=float, default=2.0, help="streams start spread over this many seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds after the ramp before measuring")
     parser.add_argument("--idle", type=int, default=1000, help="idle sockets for the memory figure (0: skip)")
-    parser.add_argument("--paragraph", type=int, default=60,
-                        help="end a paragraph every N tokens (0: never: one paragraph as long as the answer)")
-    parser.add_argument("--client-procs", type=int, default=0, help="client processes per phase (0: 2 from 500 streams)")
-    parser.add_argument("--aligned", action="store_true",
-                        help="all streams emit tokens at the same instants (a batching model server); "
-                             "default: each stream's own phase")
-    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for the Inkstream server, e.g. INKSTREAM_MAX_FPS=60 (repeatable)")
-    parser.add_argument("--quick", action="store_true", help="smoke test: N=1,50, 5 s streams, 200 idle sockets")
+    parser.add_argument(
+        "--paragraph",
+        type=int,
+        default=60,
+        help="end a paragraph every N tokens (0: never: one paragraph as long as the answer)",
+    )
+    parser.add_argument(
+        "--client-procs", type=int, default=0, help="client processes per phase (0: 2 from 500 streams)"
+    )
+    parser.add_argument(
+        "--aligned",
+        action="store_true",
+        help="all streams emit tokens at the same instants (a batching model server); "
+        "default: each stream's own phase",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the Inkstream server, e.g. INKSTREAM_MAX_FPS=60 (repeatable)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: N=1,50, 5 s streams, 200 idle sockets"
+    )
     parser.add_argument("--json", help="also write the results here")
     # Internal: the same file runs the upstream and the clients.
-    parser.add_argument("--role", choices=["orchestrator", "upstream", "client"], default="orchestrator",
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role",
+        choices=["orchestrator", "upstream", "client"],
+        default="orchestrator",
+        help=argparse.SUPPRESS,
+    )
     parser.add_argument("--mode", choices=["sse", "ws", "idle"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
@@ -1167,7 +1374,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.role == "upstream":
             asyncio.run(upstream_main(args.port, args.rate, args.paragraph, args.aligned))
         else:
-            asyncio.run(client_main(args))
+            rec = asyncio.run(client_main(args))
+            if rec is not None:
+                write_results(rec, args.out)
     except KeyboardInterrupt:
         pass
     return 0

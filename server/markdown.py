@@ -107,6 +107,18 @@ class Markdown:
         return "</code></pre>" + CODE_CLOSE + "\n"
 
 
+def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
+    depth = 0
+    for token in reversed(tokens[:idx]):
+        if token.type == "link_close":
+            depth += 1
+        elif token.type == "link_open":
+            if depth == 0:
+                return True
+            depth -= 1
+    return False
+
+
 def _install_render_rules(md: MarkdownIt) -> None:
     renderer = md.renderer
     assert isinstance(renderer, RendererHTML)
@@ -145,6 +157,9 @@ def _install_render_rules(md: MarkdownIt) -> None:
         href = src if isinstance(src, str) and src else ""
         title = token.attrGet("title")
         title_attr = f' title="{escape(str(title))}"' if title else ""
+        if _inside_link(tokens, idx):
+            # A link inside a link is not HTML (browsers pull them apart): the outer one wins.
+            return f'<span class="image-link"{title_attr}>Image: {label}</span>'
         return (
             f'<a class="image-link" href="{escape(href)}" rel="noopener noreferrer nofollow" '
             f'target="_blank"{title_attr}>Image: {label}</a>'

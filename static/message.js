@@ -28,11 +28,15 @@ export class AssistantMessage {
     this.state = "streaming";
     /** @type {Map<number, {name?: string, id?: string, arguments: string, el?: HTMLElement}>} */
     this.tools = new Map();
+    /** @type {((frame: Frame) => void) | undefined} called once a frame is on screen */
+    this.onShown = undefined;
+    this.generation = 0;
     this.reset();
   }
 
   /** Start over for a (re)sent turn. */
   reset() {
+    this.generation = (this.generation ?? 0) + 1;
     this.patcher.reset();
     this.turn = null;
     this.lastSeq = -1;
@@ -84,14 +88,17 @@ export class AssistantMessage {
       }
       this.deltas += frame.n ?? 0;
       this.lastAt = receivedAt;
-      this.patcher.apply(frame.ops ?? []);
       if (frame.tools) this.applyTools(frame.tools);
-    } else if (frame.type === "end") {
-      this.patcher.apply(frame.ops ?? []);
-      this.end(frame);
     }
-    this.maxLag = Math.max(this.maxLag, performance.now() - receivedAt);
-    this.renderMetrics(frame.type === "end" ? frame : null);
+    const generation = this.generation;
+    this.patcher.enqueue(frame.ops ?? [], () => {
+      if (generation !== this.generation) return;
+      // Render lag: how long received text waited before it was on screen.
+      this.maxLag = Math.max(this.maxLag, performance.now() - receivedAt);
+      if (frame.type === "end") this.end(frame);
+      this.renderMetrics(frame.type === "end" ? frame : null);
+      this.onShown?.(frame);
+    });
     return true;
   }
 

@@ -36,6 +36,11 @@ function lastMeaningful(nodes) {
   return null;
 }
 
+// How much new HTML one animation frame takes in. A firehose upstream can deliver more per
+// frame than a browser lays out in 50 ms; what is left waits for the next frame (and shows in
+// the message's render-lag metric). A single larger operation still goes in whole.
+const FRAME_BUDGET = 8 * 1024;
+
 export class Patcher {
   /**
    * @param {Element} root the `[data-part="content"]` element
@@ -47,6 +52,58 @@ export class Patcher {
     /** @type {Level[]} */
     this.levels = [{ parent: root, live: [], blocks: [] }];
     this.splices = 0;
+    /** @type {Array<Op | (() => void)>} operations and callbacks waiting for a frame */
+    this.queue = [];
+    this.scheduled = false;
+  }
+
+  /**
+   * Apply `ops` at the next animation frame (all that arrived since the last frame go in one
+   * layout), then call `after`. In a hidden tab there are no frames: apply at once.
+   * @param {Op[]} ops @param {() => void} [after]
+   */
+  enqueue(ops, after) {
+    this.queue.push(...ops);
+    if (after) this.queue.push(after);
+    if (document.visibilityState === "hidden") {
+      this.drain(Infinity);
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      requestAnimationFrame(() => {
+        this.scheduled = false;
+        this.drain(FRAME_BUDGET);
+      });
+    }
+  }
+
+  /** @param {number} budget bytes of HTML to insert before yielding to the next frame */
+  drain(budget) {
+    let used = 0;
+    while (this.queue.length && used < budget) {
+      const item = /** @type {Op | (() => void)} */ (this.queue.shift());
+      if (typeof item === "function") {
+        item();
+        continue;
+      }
+      if (item.op === "append" && (item.blocks?.length ?? 0) > 1) {
+        // Frozen blocks go in one by one, so a big batch spreads over frames.
+        const [first, ...rest] = /** @type {string[]} */ (item.blocks);
+        this.queue.unshift({ op: "append", blocks: rest });
+        used += first.length;
+        this.apply([{ op: "append", blocks: [first] }]);
+        continue;
+      }
+      used += (item.html?.length ?? 0) + (item.text?.length ?? 0) +
+        (item.blocks ?? []).reduce((n, b) => n + b.length, 0);
+      this.apply([item]);
+    }
+    if (this.queue.length && !this.scheduled) {
+      this.scheduled = true;
+      requestAnimationFrame(() => {
+        this.scheduled = false;
+        this.drain(FRAME_BUDGET);
+      });
+    }
   }
 
   get level() {
@@ -64,6 +121,7 @@ export class Patcher {
 
   /** Forget everything (a retried turn starts over). */
   reset() {
+    this.queue = [];
     this.root.replaceChildren();
     this.levels = [{ parent: this.root, live: [], blocks: [] }];
   }

@@ -56,6 +56,7 @@ export class Transcript {
         if (text) this.env.announce(text.length > 400 ? text.slice(0, 400) + "…" : text);
       },
     });
+    message.onShown = (frame) => this.shown(frame);
     message.retryButton.addEventListener("click", () => this.start(message));
     return message;
   }
@@ -120,7 +121,11 @@ export class Transcript {
       }
     }
     if (!message || message.turn !== frame.turn) return;
-    if (!message.apply(frame, receivedAt)) return;
+    message.apply(frame, receivedAt);
+  }
+
+  /** A frame of `message` is on screen. @param {Frame} frame */
+  shown(frame) {
     if (frame.type === "end") {
       const words = { done: "Answer complete.", stopped: "Answer stopped.", incomplete: "Answer incomplete." };
       const state = /** @type {keyof typeof words | "error"} */ (frame.state);

@@ -48,7 +48,8 @@ def record_states(page: Page) -> None:
     )
 
 
-def expected_content(text: str, markdown: Markdown | None = None) -> str:
-    """The one-shot render of ``text``, chrome stripped, comparable with last_answer_content."""
-    html = (markdown or Markdown()).render(text)
+def expected_content(text: str, *, doc_id: str | None = None) -> str:
+    """The one-shot render of ``text``, chrome stripped, comparable with last_answer_content.
+    ``doc_id`` is the turn id the server prefixes footnote anchors with."""
+    html = Markdown().render(text, {"docId": doc_id} if doc_id else {})
     return canonical(serialize(strip_chrome(parse(html))))

@@ -30,7 +30,9 @@ def paced(text: str, per_second: float = 60.0, size: int = 3) -> Scenario:
     return Scenario(steps=[Send(sse(chunk("", role="assistant"))), Paced(events, per_second), *tail])
 
 
-def test_answer_streams_progressively_and_ends_rendered(page: Page, bridge: Running, upstream: FakeUpstream) -> None:
+def test_answer_streams_progressively_and_ends_rendered(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
     upstream.add("m", paced(ANSWER))
     page.goto(bridge.http)
     expect(page.locator("#connection")).to_have_attribute("data-state", "open")
@@ -57,7 +59,9 @@ def test_answer_streams_progressively_and_ends_rendered(page: Page, bridge: Runn
     expect(metrics).to_contain_text("render lag")
 
 
-def test_stop_freezes_the_text_and_closes_the_upstream(page: Page, bridge: Running, upstream: FakeUpstream) -> None:
+def test_stop_freezes_the_text_and_closes_the_upstream(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
     upstream.add("m", paced("word " * 2000, per_second=40, size=5))
     page.goto(bridge.http)
     ask(page, "go")
@@ -96,7 +100,11 @@ def test_an_upstream_error_shows_an_alert_and_keeps_the_partial_text(
     page: Page, bridge: Running, upstream: FakeUpstream
 ) -> None:
     error = {"error": {"message": "The model is overloaded", "type": "server_error", "code": "overloaded"}}
-    steps = [Send(sse(chunk("", role="assistant"))), Send(sse(chunk("Partial answer so far"))), Send(sse(error))]
+    steps = [
+        Send(sse(chunk("", role="assistant"))),
+        Send(sse(chunk("Partial answer so far"))),
+        Send(sse(error)),
+    ]
     upstream.add("m", Scenario(steps=steps))
     page.goto(bridge.http)
     ask(page, "go")
@@ -172,7 +180,9 @@ def test_a_foreign_origin_socket_is_refused(page: Page, bridge: Running, upstrea
     expect(page.locator("#connection")).to_have_attribute("data-state", "open")
 
 
-def test_keyboard_enter_sends_and_shift_enter_breaks_the_line(page: Page, bridge: Running, upstream: FakeUpstream) -> None:
+def test_keyboard_enter_sends_and_shift_enter_breaks_the_line(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
     upstream.add("m", paced("ok", per_second=100))
     page.goto(bridge.http)
     box = page.get_by_label("Message")
@@ -186,7 +196,9 @@ def test_keyboard_enter_sends_and_shift_enter_breaks_the_line(page: Page, bridge
     page.wait_for_selector(DONE)
 
 
-def test_the_model_picker_lists_the_upstreams_models(page: Page, bridge: Running, upstream: FakeUpstream) -> None:
+def test_the_model_picker_lists_the_upstreams_models(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
     upstream.add("alpha", paced("from alpha", per_second=200))
     upstream.add("beta", paced("from beta", per_second=200))
     page.goto(bridge.http)
@@ -211,7 +223,9 @@ def test_the_demo_model_works_without_a_key(page: Page, demo: Running) -> None:
 def test_a_stalled_turn_keeps_streaming_state_until_the_stream_ends(
     page: Page, bridge: Running, upstream: FakeUpstream
 ) -> None:
-    upstream.add("m", Scenario(steps=[Send(sse(chunk("", role="assistant"))), Send(sse(chunk("waiting"))), Stall()]))
+    upstream.add(
+        "m", Scenario(steps=[Send(sse(chunk("", role="assistant"))), Send(sse(chunk("waiting"))), Stall()])
+    )
     page.goto(bridge.http)
     ask(page, "go")
     answer = page.locator(ASSISTANT).last

@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,3 +94,39 @@ def serve(settings: Settings | None = None, **overrides: object) -> Iterator[Run
 
 def run_coroutine(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+@dataclass
+class Process:
+    port: int
+    popen: subprocess.Popen[str]
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextlib.contextmanager
+def serve_process(*, nice: int = 0, **env: str) -> Iterator[Process]:
+    """``python -m server`` as its own process; ``env`` adds INKSTREAM_* settings. ``nice``
+    lowers its priority, for tests of the browser that must not measure the server's share of
+    this machine's two cores (in production the server is not on the reader's machine)."""
+    popen = subprocess.Popen(
+        [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "-m", "server", "--port", "0"],
+        env={**os.environ, "INKSTREAM_LOG_LEVEL": "warning", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert popen.stdout is not None
+        first = popen.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+        if match is None:
+            raise RuntimeError(f"server did not start: {first}{popen.stdout.read()}")
+        yield Process(int(match.group(1)), popen)
+    finally:
+        popen.terminate()
+        popen.wait(10)
+        if popen.stdout is not None:
+            popen.stdout.close()
