@@ -16,7 +16,7 @@ from pygments.util import ClassNotFound
 # Lines of already-streamed code lexed again before new lines, so that a multi-line string or
 # comment started a little earlier colours the new lines right. Bounded, so the cost of a
 # batch does not grow with the block.
-CONTEXT_LINES = 12
+CONTEXT_LINES = 4
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 

@@ -48,11 +48,18 @@ from .markdown import Markdown
 
 Op = dict[str, Any]
 
+# An open code block is highlighted in batches of finished lines: each batch re-lexes a few
+# lines before it for context, so bigger batches cost less in total, and smaller ones colour
+# sooner. Lines wait as plain code until their batch is due.
+HIGHLIGHT_LINES = 6
+HIGHLIGHT_CHARS = 360
+
 _INERT = re.compile(r"[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@]")
 _INERT_RUN = re.compile(r"(?:[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@])+")
 _LINKISH = re.compile(r"[.:@/]\S*[^\W_]")
 _CLOSE_RUN = re.compile(r"(?:</[a-z0-9]+>\s*)+$")
 _CLOSE_TAG = re.compile(r"</([a-z0-9]+)>")
+_EMPTY_CELLS = re.compile(r"(?:<td[^>]*></td>\n)+(?=</tr>)")
 _ITEM_WITH_TEXT = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s+\S*?[^\W\d_]")
 _BLOCK_TAGS = frozenset(
     [
@@ -115,7 +122,6 @@ class _ListState:
     open_html: str
     ordered: bool
     marker: str
-    item_off: int = 0  # offset in the tail of the first item not frozen
     loose: bool = False
     items_html: list[str] = field(default_factory=list)
 
@@ -124,7 +130,6 @@ class _ListState:
 class _TableState:
     open_html: str
     header_src: str
-    row_off: int
     rows_html: list[str] = field(default_factory=list)
 
 
@@ -132,9 +137,10 @@ class _TableState:
 class _FenceState:
     fence: Fence
     lang: str
-    scan_off: int  # offset in the tail of the first line not yet scanned
     lines_src: list[str] = field(default_factory=list)
     lines_html: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # finished lines shown as plain text
+    pending_chars: int = 0
 
 
 class StreamRenderer:
@@ -148,6 +154,9 @@ class StreamRenderer:
         self._pending: list[str] = []
         self._cr = False
         self._tail = ""
+        # Source of the open container's frozen children, kept out of the tail so an update
+        # costs what its live part costs, not what the whole list, table or code block does.
+        self._shelf: list[str] = []
         self._committed: list[str] = []
         self._blocks: list[str] = []
         self._live = _Live()
@@ -163,7 +172,7 @@ class StreamRenderer:
     @property
     def source(self) -> str:
         """All text fed so far, newlines normalised the way markdown-it normalises them."""
-        return "".join(self._committed) + self._tail + "".join(self._pending)
+        return "".join(self._committed) + "".join(self._shelf) + self._tail + "".join(self._pending)
 
     @property
     def blocks(self) -> list[str]:
@@ -338,19 +347,19 @@ class StreamRenderer:
     def _list_step(self, ops: list[Op]) -> bool:
         state = self._list
         assert state is not None
-        region = self._tail[state.item_off :]
+        region = self._tail
         env = self._scratch_env()
         tokens = self._parse(region, env)
         spans = top_level(tokens)
         lines = Lines(region)
         if not spans or spans[0].line != 0 or not self._continues(tokens[spans[0].first], state):
-            return self._end_list(ops, state.item_off)
+            return self._end_list(ops, 0)
         span = spans[0]
         if len(spans) > 1 and lines.decided(spans[1].line):
-            return self._end_list(ops, state.item_off + lines.offset(spans[1].line))
+            return self._end_list(ops, lines.offset(spans[1].line))
         items = children(tokens, span, 1, "list_item_open")
         if not items:
-            return self._end_list(ops, state.item_off)
+            return self._end_list(ops, 0)
         if not state.loose and list_is_loose(tokens, span, items, lines):
             state.loose = True
             if state.items_html:
@@ -360,12 +369,12 @@ class StreamRenderer:
         keep = len(items) - 1
         if keep >= 1 and not _item_decided(lines, items[-1].line):
             keep -= 1
+        live_start = lines.offset(items[keep].line)
         if keep > 0:
             htmls = [self._render(tokens[i.first : i.last], env) for i in items[:keep]]
             self._freeze_or_append(ops, htmls)
             state.items_html.extend(htmls)
-            state.item_off += lines.offset(items[keep].line)
-        live_src = region[lines.offset(items[keep].line) :]
+        live_src = region[live_start:]
         healed = heal(live_src)
         if healed.text == live_src:
             html = self._render(tokens[items[keep].first : items[-1].last], env)
@@ -375,6 +384,8 @@ class StreamRenderer:
         # Text after the list not shown yet (a block still undecided) would make the next
         # words land in the wrong place.
         fast = fast and len(spans) == 1
+        if live_start:
+            self._shelve(live_start)
         self._show(ops, html, healed=healed, fast=fast)
         return False
 
@@ -400,7 +411,7 @@ class StreamRenderer:
     def _loosen_frozen_items(self, ops: list[Op], state: _ListState) -> None:
         """The list turned loose: its frozen items must show their paragraphs. Once per list."""
         env = self._scratch_env()
-        tokens = self._parse(self._tail[: state.item_off], env)
+        tokens = self._parse("".join(self._shelf), env)
         spans = top_level(tokens)
         items = children(tokens, spans[0], 1, "list_item_open") if spans else []
         loosen(tokens, 0, len(tokens))
@@ -412,7 +423,7 @@ class StreamRenderer:
     def _end_list(self, ops: list[Op], end: int) -> bool:
         state = self._list
         assert state is not None
-        tokens, spans, htmls = self._final_render(self._tail[:end])
+        tokens, spans, htmls = self._final_render("".join(self._shelf) + self._tail[:end])
         matched = False
         if len(spans) == 1 and is_list(tokens[spans[0].first]):
             items = children(tokens, spans[0], 1, "list_item_open")
@@ -432,7 +443,8 @@ class StreamRenderer:
         head = self._parse(header_src, self._scratch_env())
         html = self._render(head, {})
         open_html = html.replace("</table>", "<tbody>\n</tbody>\n</table>", 1)
-        self._table = _TableState(open_html, header_src, len(header_src))
+        self._table = _TableState(open_html, header_src)
+        self._shelve(len(header_src))
         ops.append({"op": "open", "html": open_html, "slot": "tbody"})
         self._live = _Live()
         self._mode = Mode.TABLE
@@ -441,25 +453,25 @@ class StreamRenderer:
     def _table_step(self, ops: list[Op]) -> bool:
         state = self._table
         assert state is not None
-        region = state.header_src + self._tail[state.row_off :]
+        region = state.header_src + self._tail
         offset = len(state.header_src)
         env = self._scratch_env()
         tokens = self._parse(region, env)
         spans = top_level(tokens)
         lines = Lines(region)
         if not spans or tokens[spans[0].first].type != "table_open":
-            return self._end_table(ops, state.row_off)
+            return self._end_table(ops, 0)
         if len(spans) > 1 and lines.decided(spans[1].line):
-            return self._end_table(ops, state.row_off + lines.offset(spans[1].line) - offset)
+            return self._end_table(ops, lines.offset(spans[1].line) - offset)
         rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
         done = [r for r in rows if lines.complete(r.line)]
         if done:
             htmls = [self._render(tokens[r.first : r.last], env) for r in done]
             self._freeze_or_append(ops, htmls)
             state.rows_html.extend(htmls)
-            state.row_off += lines.offset(done[-1].line + 1) - offset
         live = rows[-1] if rows and not lines.complete(rows[-1].line) else None
         html = ""
+        healed = None
         if live is not None:
             row_src = lines.get(live.line)
             healed = heal(row_src, tables=False)
@@ -470,13 +482,24 @@ class StreamRenderer:
                 found = [r for s in top_level(again)[:1] for r in children(again, s, 2, "tr_open")]
                 body = [r for r in found if r.line >= 2]
                 html = self._render(again[body[0].first : body[0].last], env) if body else ""
-        self._show(ops, html)
+            # The cells not typed yet stay off the live row, so its last cell is the one being
+            # typed, and plain words go straight into it (the fast path).
+            html = _EMPTY_CELLS.sub("", html)
+        fast = live is not None and not self._pending_after(lines, live) and _typing_in_a_cell(healed)
+        self._show(ops, html, healed=healed, fast=fast)
+        if done:
+            self._shelve(lines.offset(done[-1].line + 1) - offset)
         return False
+
+    @staticmethod
+    def _pending_after(lines: Lines, row: Span) -> bool:
+        """Whether text follows the live row (then it is not where typing happens)."""
+        return row.line + 1 < len(lines)
 
     def _end_table(self, ops: list[Op], end: int) -> bool:
         state = self._table
         assert state is not None
-        tokens, spans, htmls = self._final_render(self._tail[:end])
+        tokens, spans, htmls = self._final_render("".join(self._shelf) + self._tail[:end])
         matched = False
         if len(spans) == 1 and tokens[spans[0].first].type == "table_open":
             rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
@@ -498,7 +521,8 @@ class StreamRenderer:
             self._show(ops, html)
             return False
         lang = _fence_lang(fence.info)
-        self._fence = _FenceState(fence, lang, lines.offset(1))
+        self._fence = _FenceState(fence, lang)
+        self._shelve(lines.offset(1))
         ops.append(
             {
                 "op": "open",
@@ -514,8 +538,7 @@ class StreamRenderer:
         state = self._fence
         assert state is not None
         tail = self._tail
-        pos = state.scan_off
-        new: list[str] = []
+        pos = 0
         closed_at = -1
         while True:
             newline = tail.find("\n", pos)
@@ -525,27 +548,34 @@ class StreamRenderer:
             if state.fence.closes(line):
                 closed_at = newline + 1
                 break
-            new.append(state.fence.content(line))
+            state.pending.append(state.fence.content(line))
+            state.pending_chars += newline - pos
             pos = newline + 1
-        state.scan_off = pos
-        if new:
-            self._code_lines(ops, new)
         if closed_at >= 0:
             return self._end_fence(ops, closed_at)
-        partial = tail[pos:]
+        self._shelve(pos)
+        if len(state.pending) >= HIGHLIGHT_LINES or state.pending_chars >= HIGHLIGHT_CHARS:
+            self._code_lines(ops)
+        partial = self._tail
         stripped = partial.strip()
         if stripped and set(stripped) == {state.fence.char} and len(partial) - len(partial.lstrip(" ")) <= 3:
             partial = ""  # the closing fence being typed: never show it as code
-        self._show(ops, escape(state.fence.content(partial)))
+        # Finished lines not yet highlighted, and the line being typed, as plain code.
+        live = "".join(escape(line) + "\n" for line in state.pending) + escape(state.fence.content(partial))
+        self._show(ops, live)
         return False
 
-    def _code_lines(self, ops: list[Op], new: list[str]) -> None:
+    def _code_lines(self, ops: list[Op]) -> None:
+        """Highlight the finished lines waiting as plain text, and freeze them."""
         state = self._fence
         assert state is not None
+        new = state.pending
         htmls = self._md.highlighter.lines(state.lines_src, new, state.lang)
         self.stats.highlighted_lines += len(new)
         state.lines_src.extend(new)
         state.lines_html.extend(htmls)
+        state.pending = []
+        state.pending_chars = 0
         if self._live.html:
             ops.append({"op": "live", "html": ""})
             self._live = _Live()
@@ -554,19 +584,33 @@ class StreamRenderer:
     def _end_fence(self, ops: list[Op], end: int) -> bool:
         state = self._fence
         assert state is not None
-        tokens, spans, htmls = self._final_render(self._tail[:end])
+        tokens, spans, htmls = self._final_render("".join(self._shelf) + self._tail[:end])
         matched = False
         if len(spans) == 1 and tokens[spans[0].first].type == "fence":
-            streamed = "".join(h + "\n" for h in state.lines_html)
-            shown = self._md.code_open(state.fence.info) + streamed + self._md.code_close()
-            if shown == htmls[0]:
-                self._close_container(ops, [])
-                matched = True
+            # The one-shot render highlights the block once; its lines finish what was streamed.
+            head = self._md.code_open(state.fence.info)
+            tail = self._md.code_close()
+            final = htmls[0]
+            if final.startswith(head) and final.endswith(tail):
+                parts = final[len(head) : len(final) - len(tail)].split("\n")
+                # A block cut off at the end of the answer may end without a newline.
+                lines = [line + "\n" for line in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+                streamed = [h + "\n" for h in state.lines_html]
+                if lines[: len(streamed)] == streamed:
+                    self._close_container(ops, lines[len(streamed) :])
+                    matched = True
         self._end_container(ops, end, htmls, matched)
         self._fence = None
         return True
 
     # -------------------------------------------------------------- containers
+
+    def _shelve(self, size: int) -> None:
+        """Move the first ``size`` characters of the tail (frozen inside the open container)
+        onto the shelf."""
+        if size:
+            self._shelf.append(self._tail[:size])
+            self._tail = self._tail[size:]
 
     def _final_render(self, src: str) -> tuple[list[Token], list[Span], list[str]]:
         tokens = self._parse(src, self._env)
@@ -589,7 +633,8 @@ class StreamRenderer:
         if not matched:
             ops.append({"op": "replace", "html": html})
             self.stats.rewrites += 1
-        self._committed.append(self._tail[:end])
+        self._committed.append("".join(self._shelf) + self._tail[:end])
+        self._shelf.clear()
         self._tail = self._tail[end:]
         self._blocks.append(html)
         self.stats.frozen_blocks += 1
@@ -683,6 +728,15 @@ class StreamRenderer:
 
 def _fence_lang(info: str) -> str:
     return info.split(maxsplit=1)[0] if info else ""
+
+
+def _typing_in_a_cell(healed: Healed | None) -> bool:
+    """The live row's last cell has text: words typed next extend it. (After "| " they would
+    start a new cell the display does not show yet.)"""
+    if healed is None:
+        return False
+    cells = re.split(r"(?<!\\)\|", healed.text)
+    return len(cells) > 1 and bool(cells[-1].strip())
 
 
 def _item_decided(lines: Lines, line: int) -> bool:

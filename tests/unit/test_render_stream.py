@@ -161,7 +161,7 @@ def test_open_fence_streams_lines_highlighted_and_never_shows_its_closer(markdow
     code = "".join(f"def f{i}(x):\n    return x * {i}\n" for i in range(20))
     text = "Intro:\n\n```python\n" + code + "```\n\nAfter.\n"
     seen: dict[int, str] = {}
-    middle = len("Intro:\n\n```python\n") + 60
+    middle = len("Intro:\n\n```python\n") + 300  # past the first batch of highlighted lines
 
     def probe(index: int, page: Page) -> None:
         if index == middle:
