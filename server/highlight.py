@@ -8,6 +8,8 @@ what was streamed (when it is not, the renderer swaps it once at the close).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES, _TokenType
@@ -16,7 +18,7 @@ from pygments.util import ClassNotFound
 # Lines of already-streamed code lexed again before new lines, so that a multi-line string or
 # comment started a little earlier colours the new lines right. Bounded, so the cost of a
 # batch does not grow with the block.
-CONTEXT_LINES = 4
+CONTEXT_LINES = 3
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
 
@@ -26,12 +28,19 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+# Recently highlighted blocks, so the final render of an answer does not colour again the code
+# blocks it just coloured when each block closed. Bounded by total characters.
+CACHE_CHARS = 4 * 1024 * 1024
+
+
 class Highlighter:
     """Highlights code by language name; one instance per Markdown configuration."""
 
     def __init__(self) -> None:
         self._lexers: dict[str, Lexer | None] = {}
         self._classes: dict[_TokenType, str] = {}
+        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._cached_chars = 0
 
     def lexer(self, lang: str) -> Lexer | None:
         key = lang.lower()
@@ -51,7 +60,23 @@ class Highlighter:
         lexer = self.lexer(lang) if lang else None
         if lexer is None:
             return escape(code)
-        return "".join(self._format(lexer, code))
+        key = (lang, code)
+        html = self._cache.get(key)
+        if html is not None:
+            self._cache.move_to_end(key)
+            return html
+        html = "".join(self._format(lexer, code))
+        self._cache[key] = html
+        self._cached_chars += len(code) + len(html)
+        while self._cached_chars > CACHE_CHARS and self._cache:
+            (_, old_code), old_html = self._cache.popitem(last=False)
+            self._cached_chars -= len(old_code) + len(old_html)
+        return html
+
+    def forget(self) -> None:
+        """Drop the cache (benchmarks measure cold work)."""
+        self._cache.clear()
+        self._cached_chars = 0
 
     def lines(self, context: list[str], new: list[str], lang: str) -> list[str]:
         """HTML for each of ``new`` lines (each given without its newline).

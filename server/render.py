@@ -51,8 +51,8 @@ Op = dict[str, Any]
 # An open code block is highlighted in batches of finished lines: each batch re-lexes a few
 # lines before it for context, so bigger batches cost less in total, and smaller ones colour
 # sooner. Lines wait as plain code until their batch is due.
-HIGHLIGHT_LINES = 6
-HIGHLIGHT_CHARS = 360
+HIGHLIGHT_LINES = 10
+HIGHLIGHT_CHARS = 600
 
 _INERT = re.compile(r"[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@]")
 _INERT_RUN = re.compile(r"(?:[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@])+")
@@ -130,7 +130,11 @@ class _ListState:
 class _TableState:
     open_html: str
     header_src: str
+    aligns: list[str]  # each column's cell opening tag
     rows_html: list[str] = field(default_factory=list)
+    # The tail is one row being typed: text without a newline only changes its cells.
+    simple: bool = False
+    cells: dict[str, str] = field(default_factory=dict)  # cell source -> HTML, live row only
 
 
 @dataclass
@@ -165,6 +169,10 @@ class StreamRenderer:
         self._table: _TableState | None = None
         self._fence: _FenceState | None = None
         self._finished = False
+        self._new_line = False
+        # The live block is one paragraph or heading whose last line holds a letter: text
+        # without a newline cannot change block structure, so only the live block is parsed.
+        self._simple = False
         self.stats = RenderStats()
 
     # ----------------------------------------------------------------- public
@@ -201,6 +209,7 @@ class StreamRenderer:
             return []
         new = "".join(self._pending)
         self._pending.clear()
+        self._new_line = "\n" in new
         self.stats.updates += 1
         ops: list[Op] = []
         if not self._append_plain(new, ops):
@@ -251,6 +260,9 @@ class StreamRenderer:
 
     def _normal_step(self, ops: list[Op]) -> bool:
         tail = self._tail
+        if self._simple and not self._new_line:
+            return self._simple_step(ops, tail)
+        self._simple = False
         if not tail.strip():
             self._show(ops, "")
             return False
@@ -298,6 +310,24 @@ class StreamRenderer:
         html = self._render(tokens[spans[0].first : spans[-1].last], env)
         fast = len(spans) == 1 and _ends_in_text(tokens, spans[-1])
         self._show(ops, html, healed=healed, fast=fast)
+        self._simple = (
+            len(spans) == 1
+            and kind in ("paragraph_open", "heading_open")
+            and tail.lstrip()[:1] not in ("|", "[")
+            and any(ch.isalpha() for ch in tail.rsplit("\n", 1)[-1])
+        )
+        return False
+
+    def _simple_step(self, ops: list[Op], tail: str) -> bool:
+        healed = heal(tail)
+        env = self._scratch_env()
+        tokens = self._parse(healed.text, env)
+        spans = top_level(tokens)
+        if not spans:
+            self._show(ops, "")
+            return False
+        html = self._render(tokens[spans[0].first : spans[-1].last], env)
+        self._show(ops, html, healed=healed, fast=len(spans) == 1 and _ends_in_text(tokens, spans[-1]))
         return False
 
     @staticmethod
@@ -311,6 +341,7 @@ class StreamRenderer:
 
     def _commit(self, ops: list[Op], segment: str) -> None:
         """Freeze ``segment`` (whole top-level blocks) at the current, top level."""
+        self._simple = False
         tokens = self._parse(segment, self._env)
         htmls = [self._render(tokens[s.first : s.last], self._env) for s in top_level(tokens)]
         self._committed.append(segment)
@@ -443,7 +474,12 @@ class StreamRenderer:
         head = self._parse(header_src, self._scratch_env())
         html = self._render(head, {})
         open_html = html.replace("</table>", "<tbody>\n</tbody>\n</table>", 1)
-        self._table = _TableState(open_html, header_src)
+        aligns = [
+            self._md.render_token(head, i).replace("<th", "<td", 1)
+            for i, t in enumerate(head)
+            if t.type == "th_open"
+        ]
+        self._table = _TableState(open_html, header_src, aligns)
         self._shelve(len(header_src))
         ops.append({"op": "open", "html": open_html, "slot": "tbody"})
         self._live = _Live()
@@ -453,6 +489,10 @@ class StreamRenderer:
     def _table_step(self, ops: list[Op]) -> bool:
         state = self._table
         assert state is not None
+        if state.simple and not self._new_line:
+            return self._table_row_step(ops, state)
+        state.simple = False
+        state.cells.clear()
         region = state.header_src + self._tail
         offset = len(state.header_src)
         env = self._scratch_env()
@@ -485,10 +525,35 @@ class StreamRenderer:
             # The cells not typed yet stay off the live row, so its last cell is the one being
             # typed, and plain words go straight into it (the fast path).
             html = _EMPTY_CELLS.sub("", html)
-        fast = live is not None and not self._pending_after(lines, live) and _typing_in_a_cell(healed)
-        self._show(ops, html, healed=healed, fast=fast)
+        alone = live is not None and not self._pending_after(lines, live)
+        state.simple = alone
+        self._show(ops, html, healed=healed, fast=alone and _typing_in_a_cell(healed))
         if done:
             self._shelve(lines.offset(done[-1].line + 1) - offset)
+        return False
+
+    def _table_row_step(self, ops: list[Op], state: _TableState) -> bool:
+        """The row being typed, cell by cell, without parsing the table: only its last cell
+        usually changed."""
+        healed = heal(self._tail, tables=False)
+        body = healed.text.strip()
+        if body.startswith("|"):
+            body = body[1:]
+        if body.endswith("|") and not body.endswith("\\|"):
+            body = body[:-1]
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", body)][: len(state.aligns)]
+        env = {"references": self._env.get("references", {})}
+        parts = ["<tr>\n"]
+        for opening, cell in zip(state.aligns, cells, strict=False):
+            if not cell:
+                break
+            inner = state.cells.get(cell)
+            if inner is None:
+                inner = str(self._md.md.renderInline(cell, dict(env)))
+                state.cells[cell] = inner
+            parts.append(f"{opening}{inner}</td>\n")
+        html = "".join(parts) + "</tr>\n" if len(parts) > 1 else ""
+        self._show(ops, html, healed=healed, fast=_typing_in_a_cell(healed))
         return False
 
     @staticmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,16 +40,20 @@ ordered = st.tuples(st.integers(1, 9), st.lists(sentence, min_size=1, max_size=5
     lambda t: "\n".join(f"{t[0] + n}. {item}" for n, item in enumerate(t[1]))
 )
 loose = st.lists(sentence, min_size=2, max_size=4).map(lambda items: "\n\n".join(f"* {i}" for i in items))
-nested = st.tuples(sentence, bullet).map(lambda t: f"1. {t[0]}\n" + "\n".join("   " + line for line in t[1].split("\n")))
-table = st.tuples(st.integers(1, 4), st.lists(st.lists(words, min_size=1, max_size=4), min_size=0, max_size=6)).map(
+nested = st.tuples(sentence, bullet).map(
+    lambda t: f"1. {t[0]}\n" + "\n".join("   " + line for line in t[1].split("\n"))
+)
+table = st.tuples(
+    st.integers(1, 4), st.lists(st.lists(words, min_size=1, max_size=4), min_size=0, max_size=6)
+).map(
     lambda t: "\n".join(
         ["| " + " | ".join(f"h{i}" for i in range(t[0])) + " |", "|" + "|".join([" --- "] * t[0]) + "|"]
         + ["| " + " | ".join(row) + " |" for row in t[1]]
     )
 )
-fence = st.tuples(st.sampled_from(["python", "js", "sql", "", "nosuchlang"]), st.lists(sentence, max_size=6)).map(
-    lambda t: f"```{t[0]}\n" + "\n".join(t[1]) + "\n```"
-)
+fence = st.tuples(
+    st.sampled_from(["python", "js", "sql", "", "nosuchlang"]), st.lists(sentence, max_size=6)
+).map(lambda t: f"```{t[0]}\n" + "\n".join(t[1]) + "\n```")
 unclosed_fence = st.tuples(st.sampled_from(["python", ""]), st.lists(sentence, max_size=3)).map(
     lambda t: f"~~~{t[0]}\n" + "\n".join(t[1])
 )
@@ -56,7 +62,19 @@ definition = words.map(lambda w: f"[{w}]: https://ref.example/{len(w)}")
 footnote = st.integers(0, 9).map(lambda n: f"[^{n}]: note {n}")
 rule = st.sampled_from(["---", "***", "___"])
 block = st.one_of(
-    paragraph, heading, setext, bullet, ordered, loose, nested, table, fence, quote, definition, footnote, rule
+    paragraph,
+    heading,
+    setext,
+    bullet,
+    ordered,
+    loose,
+    nested,
+    table,
+    fence,
+    quote,
+    definition,
+    footnote,
+    rule,
 )
 document = st.tuples(st.lists(block, min_size=1, max_size=8), st.sampled_from(["\n\n", "\n", "\n\n\n"])).map(
     lambda t: t[1].join(t[0])
@@ -66,7 +84,7 @@ document = st.tuples(document, st.one_of(st.just(""), unclosed_fence.map(lambda 
 
 def chunked(text: str, cuts: list[int]) -> list[str]:
     points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
-    return [text[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
+    return [text[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
