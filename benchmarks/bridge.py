@@ -759,7 +759,7 @@ def code_version() -> dict[str, Any]:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             return subprocess.run(
                 ["git", "-C", str(ROOT), *argv], capture_output=True, text=True, timeout=10
-            ).stdout.strip()
+            ).stdout.rstrip()
         return ""
 
     changed = [line[3:] for line in git("status", "--porcelain", "--", "server").splitlines()]

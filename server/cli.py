@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import socket
 import sys
@@ -58,5 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     where = "the built-in demo model" if settings.demo else settings.upstream_base_url
     print(f"Inkstream on http://{args.host}:{sock.getsockname()[1]} — answering with {where}", flush=True)
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
+    # The modules and app built so far live as long as the process: keep them out of every
+    # collection, and collect less often (a full collection over a busy server's objects
+    # pauses every stream at once).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     server.run(sockets=[sock])
     return 0

@@ -32,6 +32,8 @@ from .highlight import Highlighter, escape
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
 _ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+# A dot (also the ideographic and full-width ones linkify accepts), a colon or an @.
+_LINK_MARKS = (".", ":", "@", "\u3002", "\uff0e", "\uff61")
 _ALIGN = re.compile(r"text-align:(left|right|center)")
 
 CODE_OPEN = (
@@ -73,6 +75,14 @@ class Markdown:
         md.validateLink = is_safe_url  # type: ignore[method-assign]
         assert md.linkify is not None
         md.linkify.set({"fuzzy_email": False})
+        # Every link linkify can find has a dot, a colon or an @; most text has none of those
+        # after a word, and linkify's own pretest costs as much as the rest of a parse.
+        full_pretest = md.linkify.pretest
+
+        def pretest(text: str) -> bool:
+            return any(mark in text for mark in _LINK_MARKS) and bool(full_pretest(text))
+
+        md.linkify.pretest = pretest  # type: ignore[method-assign]
         _install_render_rules(md)
         self.md = md
 

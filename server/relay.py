@@ -4,6 +4,12 @@ Deltas are coalesced by a token bucket: the first content goes out at once and s
 delta of a model slower than ``max_fps``; a faster one is batched so that no more than
 ``max_fps`` frames a second (after a burst of ``burst``) reach a browser. Each frame carries
 the raw text since the previous one and the render operations for it.
+
+Rendering is paced separately: text that costs a parse is rendered at most once per
+``render_interval`` (default 50 ms, below what a reader notices), while plain words and code
+being typed, which cost next to nothing, are rendered with every frame. Frames always carry
+their text at once; ``shown`` says how much of it the operations so far display, so the page
+can measure how far its display trails the text.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Relay:
         max_fps: float,
         burst: int,
         now: float,
+        render_interval: float = 0.05,
     ) -> None:
         self.turn = turn
         self.renderer = StreamRenderer(markdown, doc_id=turn)
@@ -60,6 +67,10 @@ class Relay:
         self._first_content: float | None = None
         self._total_deltas = 0
         self._chars = 0
+        self._render_interval = render_interval
+        self._last_render = -1e18
+        self._unrendered = False
+        self._shown = 0
         self.ended = False
 
     def start(self) -> Frame:
@@ -72,6 +83,7 @@ class Relay:
             if self._first_content is None:
                 self._first_content = now
             self.renderer.feed(event.text)
+            self._unrendered = True
             self._text.append(event.text)
             self._pending_chars += len(event.text)
             self._deltas += 1
@@ -97,23 +109,43 @@ class Relay:
 
     @property
     def pending(self) -> bool:
-        return bool(self._text or self._tools)
+        """Something to send: text, tool calls, or a render still owed."""
+        return bool(self._text or self._tools or self._unrendered)
+
+    def _render_ready(self, now: float) -> bool:
+        return self._unrendered and (now >= self._last_render + self._render_interval or self.renderer.cheap)
 
     def due(self, now: float) -> float | None:
         """When the next delta frame may go out, or None if there is nothing to send."""
-        if not self.pending:
-            return None
         if self._pending_chars >= MAX_FRAME_TEXT:
             return now
-        return self._bucket.ready_at(now)
+        ready = self._bucket.ready_at(now)
+        if self._text or self._tools:
+            return ready
+        if self._unrendered:
+            return max(ready, self._last_render + self._render_interval)
+        return None
 
     def flush(self, now: float) -> Frame | None:
         """The delta frame for what arrived since the last one, if the rate allows it now."""
-        if not self.pending:
+        render = self._render_ready(now)
+        if not (self._text or self._tools or render):
             return None
         if not self._bucket.take(now) and self._pending_chars < MAX_FRAME_TEXT:
             return None
-        return self._delta()
+        if not (self._text or self._tools):
+            # Only a render was owed: a frame only if it changes what the page shows.
+            ops = self._render(now)
+            return self._frame("delta", text="", n=0, ops=ops, shown=self._shown) if ops else None
+        return self._delta(now, render=render)
+
+    def _render(self, now: float) -> list[dict[str, Any]]:
+        if not self.renderer.cheap:
+            self._last_render = now
+        ops = self.renderer.update()
+        self._unrendered = False
+        self._shown = self._chars
+        return ops
 
     def end(
         self, now: float, *, stopped: bool = False, error: TurnError | None = None, reason: str | None = None
@@ -122,9 +154,11 @@ class Relay:
         if self.ended:
             return []
         frames = []
-        if self.pending:
-            frames.append(self._delta())
+        if self._text or self._tools:
+            frames.append(self._delta(now, render=False))
         ops = self.renderer.finish()
+        self._unrendered = False
+        self._shown = self._chars
         self.ended = True
         if error is not None:
             state = EndState.ERROR
@@ -140,6 +174,7 @@ class Relay:
             state=state.value,
             finish_reason=self._finish_reason,
             ops=ops,
+            shown=self._shown,
             stats={
                 "ttft_ms": None
                 if self._first_content is None
@@ -161,9 +196,10 @@ class Relay:
         frames.append(end)
         return frames
 
-    def _delta(self) -> Frame:
+    def _delta(self, now: float, *, render: bool) -> Frame:
+        ops = self._render(now) if render else []
         text = "".join(self._text)
-        frame = self._frame("delta", text=text, n=self._deltas, ops=self.renderer.update())
+        frame = self._frame("delta", text=text, n=self._deltas, ops=ops, shown=self._shown)
         if self._tools:
             frame["tools"] = list(self._tools.values())
         self._text.clear()

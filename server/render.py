@@ -727,8 +727,9 @@ class StreamRenderer:
 
     # ------------------------------------------------------------- plumbing
 
-    def _append_plain(self, new: str, ops: list[Op]) -> bool:
-        """The fast path: plain words at the end of a paragraph need no parse."""
+    def _plain(self, new: str) -> bool:
+        """Whether ``new`` can take the fast path: plain words at the end of a paragraph,
+        list item or table cell, which need no parse."""
         live = self._live
         if not self._fast_path or not live.fast or "\n" in new or not _INERT_RUN.fullmatch(new):
             return False
@@ -736,15 +737,28 @@ class StreamRenderer:
         if not tail or not _INERT.fullmatch(tail[-1]):
             return False
         word_start = max(tail.rfind(" "), tail.rfind("\n"), tail.rfind("\t")) + 1
-        if any(_LINKISH.search(word) for word in (tail[word_start:] + new).split()):
-            return False  # might be turning into a linkified URL or e-mail address
+        # Might be turning into a linkified URL or e-mail address.
+        return not any(_LINKISH.search(word) for word in (tail[word_start:] + new).split())
+
+    def _append_plain(self, new: str, ops: list[Op]) -> bool:
+        if not self._plain(new):
+            return False
+        live = self._live
         text = live.debt + new
         ops.append({"op": "tail", "text": text, "depth": live.depth})
         live.html = _insert_text(live.html, live.depth, escape(text))
         live.debt = ""
-        self._tail = tail + new
+        self._tail += new
         self.stats.fast_appends += 1
         return True
+
+    @property
+    def cheap(self) -> bool:
+        """Whether the next ``update()`` costs next to nothing (plain words, or code being
+        typed), so a caller pacing renders need not wait for it."""
+        if not self._pending:
+            return True
+        return self._mode is Mode.FENCE or self._plain("".join(self._pending))
 
     def _show(self, ops: list[Op], html: str, *, healed: Healed | None = None, fast: bool = False) -> None:
         if html != self._live.html:
@@ -821,11 +835,20 @@ def _ends_in_text(tokens: list[Token], span: Span) -> bool:
     )
 
 
+# Closing tags at the end of a live block fit in far fewer characters than this; searching only
+# there keeps each plain-word append from scanning the whole paragraph.
+_END_WINDOW = 400
+
+
+def _closing_run(body: str) -> re.Match[str] | None:
+    return _CLOSE_RUN.search(body, max(0, len(body) - _END_WINDOW))
+
+
 def _text_depth(html: str, opened: int) -> int | None:
     """How many elements below the live root the text typed next goes: through the block
     elements that end here, then into the inline elements healing opened."""
     body = html.rstrip()
-    run = _CLOSE_RUN.search(body)
+    run = _closing_run(body)
     if run is None or not body[: run.start()] or body[: run.start()].endswith(">"):
         return None
     tags = _CLOSE_TAG.findall(run.group(0))
@@ -842,7 +865,7 @@ def _text_depth(html: str, opened: int) -> int | None:
 def _insert_text(html: str, depth: int, text: str) -> str:
     """``html`` with ``text`` added where the page's ``tail`` operation puts it."""
     body = html.rstrip()
-    run = _CLOSE_RUN.search(body)
+    run = _closing_run(body)
     if run is None:
         return html
     tags = list(_CLOSE_TAG.finditer(body, run.start()))

@@ -53,6 +53,8 @@ export class AssistantMessage {
     this.deltas = 0;
     this.chars = 0;
     this.maxLag = 0;
+    /** @type {Array<[number, number]>} [characters received so far, when] not yet shown */
+    this.waiting = [];
     this.setState("streaming");
     this.renderMetrics();
   }
@@ -85,6 +87,7 @@ export class AssistantMessage {
         if (this.firstAt === null) this.firstAt = receivedAt;
         this.text += frame.text;
         this.chars += frame.text.length;
+        this.waiting.push([this.chars, receivedAt]);
       }
       this.deltas += frame.n ?? 0;
       this.lastAt = receivedAt;
@@ -93,8 +96,14 @@ export class AssistantMessage {
     const generation = this.generation;
     this.patcher.enqueue(frame.ops ?? [], () => {
       if (generation !== this.generation) return;
-      // Render lag: how long received text waited before it was on screen.
-      this.maxLag = Math.max(this.maxLag, performance.now() - receivedAt);
+      // Render lag: how long received text waited before it was on screen. `shown` says how
+      // much of the text the operations so far display.
+      const shown = frame.shown ?? this.chars;
+      const now = performance.now();
+      while (this.waiting.length && this.waiting[0][0] <= shown) {
+        const entry = /** @type {[number, number]} */ (this.waiting.shift());
+        this.maxLag = Math.max(this.maxLag, now - entry[1]);
+      }
       if (frame.type === "end") this.end(frame);
       this.renderMetrics(frame.type === "end" ? frame : null);
       this.onShown?.(frame);

@@ -486,7 +486,10 @@ def test_any_schedule_keeps_the_frame_invariants(
     sent = deltas(frames)
     assert "".join(f["text"] for f in sent) == "".join(fed_text)
     assert sum(f["n"] for f in sent) == count
-    assert all(f["n"] > 0 for f in sent)  # no empty frames
+    # No empty frames: each carries deltas, or (n == 0) only render operations owed for them.
+    assert all(f["n"] > 0 or (f["text"] == "" and f["ops"]) for f in sent)
+    assert [f["shown"] for f in frames[1:]] == sorted(f["shown"] for f in frames[1:])
+    assert frames[-1]["shown"] == len("".join(fed_text))
     args: dict[int, str] = {}
     for frame in sent:
         for call in frame.get("tools", []):
@@ -503,3 +506,40 @@ def test_any_schedule_keeps_the_frame_invariants(
     assert end["stats"]["deltas"] == count
     assert end["stats"]["chars"] == sum(len(t) for t in fed_text)
     assert page_html(frames) == canonical(markdown().render("".join(fed_text)))
+
+
+def test_costly_renders_are_paced_but_text_is_not() -> None:
+    relay = make(0.0, burst=100)
+    relay.start()
+    relay.feed(ContentDelta("Some **bold"), 0.0)
+    first = relay.flush(0.0)
+    assert first is not None
+    assert first["ops"]  # the first content renders at once
+    assert first["shown"] == len("Some **bold")
+    relay.feed(ContentDelta(" text** and `code"), 0.01)
+    second = relay.flush(0.01)
+    assert second is not None
+    assert second["text"] == " text** and `code"
+    assert second["ops"] == []  # a parse is owed, but not before render_interval
+    assert second["shown"] == len("Some **bold")
+    due = relay.due(0.01)
+    assert due is not None
+    assert due == pytest.approx(0.05)
+    assert relay.flush(0.02) is None
+    third = relay.flush(0.05)
+    assert third is not None
+    assert (third["text"], third["n"]) == ("", 0)
+    assert third["ops"]
+    assert third["shown"] == len("Some **bold text** and `code")
+
+
+def test_plain_words_render_with_every_frame() -> None:
+    relay = make(0.0, burst=100)
+    relay.start()
+    relay.feed(ContentDelta("Hello"), 0.0)
+    relay.flush(0.0)
+    relay.feed(ContentDelta(" there"), 0.01)
+    frame = relay.flush(0.01)
+    assert frame is not None
+    assert frame["ops"] == [{"op": "tail", "text": " there", "depth": 0}]
+    assert frame["shown"] == len("Hello there")
