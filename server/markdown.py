@@ -82,7 +82,7 @@ class Markdown:
         def pretest(text: str) -> bool:
             return any(mark in text for mark in _LINK_MARKS) and bool(full_pretest(text))
 
-        md.linkify.pretest = pretest  # type: ignore[method-assign]
+        md.linkify.pretest = pretest
         _install_render_rules(md)
         self.md = md
 
