@@ -114,6 +114,7 @@ class _Live:
     html: str = ""
     fast: bool = False  # plain text typed next may be appended as is
     depth: int = 0  # ... into this element: levels below the last live node
+    at: int = 0  # ... which is this index in ``html``
     debt: str = ""  # white space the render trimmed off the end, owed to the next append
 
 
@@ -746,7 +747,9 @@ class StreamRenderer:
         live = self._live
         text = live.debt + new
         ops.append({"op": "tail", "text": text, "depth": live.depth})
-        live.html = _insert_text(live.html, live.depth, escape(text))
+        escaped = escape(text)
+        live.html = live.html[: live.at] + escaped + live.html[live.at :]
+        live.at += len(escaped)
         live.debt = ""
         self._tail += new
         self.stats.fast_appends += 1
@@ -767,10 +770,10 @@ class StreamRenderer:
         live = _Live(html)
         if fast and healed is not None and healed.clean_end:
             last_line = healed.text.rsplit("\n", 1)[-1]
-            depth = _text_depth(html, healed.opened)
-            if depth is not None and any(ch.isalpha() for ch in last_line):
+            target = _text_target(html, healed.opened)
+            if target is not None and any(ch.isalpha() for ch in last_line):
                 live.fast = True
-                live.depth = depth
+                live.depth, live.at = target
                 live.debt = healed.text[len(healed.text.rstrip(" \t")) :]
         self._live = live
 
@@ -844,31 +847,22 @@ def _closing_run(body: str) -> re.Match[str] | None:
     return _CLOSE_RUN.search(body, max(0, len(body) - _END_WINDOW))
 
 
-def _text_depth(html: str, opened: int) -> int | None:
-    """How many elements below the live root the text typed next goes: through the block
-    elements that end here, then into the inline elements healing opened."""
+def _text_target(html: str, opened: int) -> tuple[int, int] | None:
+    """Where text typed next goes: how many elements below the live root (through the block
+    elements that end here, then into the inline elements healing opened), and at which index
+    of ``html`` that is."""
     body = html.rstrip()
     run = _closing_run(body)
     if run is None or not body[: run.start()] or body[: run.start()].endswith(">"):
         return None
-    tags = _CLOSE_TAG.findall(run.group(0))
+    tags = list(_CLOSE_TAG.finditer(body, run.start()))
     blocks = 0
     for tag in reversed(tags):
-        if tag not in _BLOCK_TAGS:
+        if tag.group(1) not in _BLOCK_TAGS:
             break
         blocks += 1
     if blocks == 0 or opened > len(tags) - blocks:
         return None
-    return blocks - 1 + opened
-
-
-def _insert_text(html: str, depth: int, text: str) -> str:
-    """``html`` with ``text`` added where the page's ``tail`` operation puts it."""
-    body = html.rstrip()
-    run = _closing_run(body)
-    if run is None:
-        return html
-    tags = list(_CLOSE_TAG.finditer(body, run.start()))
+    depth = blocks - 1 + opened
     # The element at ``depth`` is closed by the (depth+1)-th closing tag counted from the end.
-    at = tags[len(tags) - 1 - depth].start()
-    return body[:at] + text + body[at:] + html[len(body) :]
+    return depth, tags[len(tags) - 1 - depth].start()

@@ -83,12 +83,16 @@ class Connection:
         self._strikes = 0
         self._last_warning = -1e9
         self._loop = loop
+        self._sender: asyncio.Task[None] | None = None
+        self._sending_since: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self.too_slow = False
 
     def notify(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._send_loop())
+        sender = self._sender = asyncio.create_task(self._send_loop())
         try:
             await self._send_now(
                 hello_frame(
@@ -102,7 +106,12 @@ class Connection:
                 )
             )
             await self._receive_loop(sender)
+            if self.too_slow:
+                log.info("closing a socket that took no frame for %ss", self._settings.send_timeout)
+                await self._ws.close(CLOSE_TOO_SLOW, "too slow")
         finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
             sender.cancel()
             for cursor in self._cursors.values():
                 cursor.turn.unwatch(self)
@@ -190,7 +199,6 @@ class Connection:
         await self._ws.send_text(encode(frame))
 
     async def _send_loop(self) -> None:
-        timeout = self._settings.send_timeout
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -199,16 +207,31 @@ class Connection:
                 while cursor.next < len(log_):
                     frame = log_[cursor.next]
                     cursor.next += 1
-                    try:
-                        async with asyncio.timeout(timeout):
-                            await self._ws.send_text(frame)
-                    except TimeoutError:
-                        log.info("closing a socket that took no frame for %ss", timeout)
-                        await self._ws.close(CLOSE_TOO_SLOW, "too slow")
-                        return
+                    self._sending_since = self._loop.time()
+                    if self._watchdog is None:
+                        self._watchdog = self._loop.call_later(self._settings.send_timeout, self._watch)
+                    await self._ws.send_text(frame)
+                    self._sending_since = None
                 if cursor.turn.finished and cursor.next >= len(log_):
                     del self._cursors[turn_id]
                     cursor.turn.unwatch(self)
+
+    def _watch(self) -> None:
+        """A send that has not finished after ``send_timeout``: the socket is too slow.
+
+        One timer per connection, re-armed only while frames keep going out, costs less than
+        a timeout around every send."""
+        self._watchdog = None
+        since = self._sending_since
+        if since is None:
+            return
+        waited = self._loop.time() - since
+        if waited >= self._settings.send_timeout:
+            self.too_slow = True
+            if self._sender is not None:
+                self._sender.cancel()
+        else:
+            self._watchdog = self._loop.call_later(self._settings.send_timeout - waited, self._watch)
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
