@@ -32,10 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.markdown import Markdown  # noqa: E402
-from server.events import ContentDelta, Done  # noqa: E402
-from server.relay import Relay  # noqa: E402
-from server.render import StreamRenderer  # noqa: E402
+from server.events import ContentDelta, Done
+from server.markdown import Markdown
+from server.relay import Relay
+from server.render import StreamRenderer
 
 PROSE = (
     "Streaming an answer is mostly about **what not to redo**. Each update should touch only the "
@@ -82,7 +82,7 @@ def realistic(size: int) -> str:
         )
         if section % 3 == 1:
             rows = "\n".join(
-                f"| {section}.{r} | component {r} | {r * 13 % 97} ms | {'yes' if r % 2 else 'no'} | note {r} |"
+                f"| {section}.{r} | component {r} | {r * 13 % 97} ms | {('no', 'yes')[r % 2]} | note {r} |"
                 for r in range(60)
             )
             parts.append(
@@ -190,10 +190,9 @@ def browser_scripting(text_kb: int) -> dict[str, float]:
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
 
-            def metric(name: str) -> float:
-                return next(
-                    m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == name
-                )
+            def metric(name: str, session: object = cdp) -> float:
+                values = session.send("Performance.getMetrics")["metrics"]  # type: ignore[attr-defined]
+                return float(next(m["value"] for m in values if m["name"] == name))
 
             if label == "fast":
                 page.get_by_label("Model").select_option("inkstream-demo-fast")
@@ -224,9 +223,8 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [50_000] if args.quick else [50_000, 100_000, 200_000]
     report: dict[str, dict[str, float]] = {}
-    print(
-        f"{'answer':>8} {'floor s':>8} | {'4-char':>14} | {'relay@100 tok/s':>16} | {'relay@1000 tok/s':>17} | {'naive@100 tok/s':>22}"
-    )
+    header = ("answer", "floor s", "4-char", "relay@100 tok/s", "relay@1000 tok/s", "naive@100 tok/s")
+    print("{:>8} {:>8} | {:>14} | {:>16} | {:>17} | {:>22}".format(*header))
     for size in sizes:
         text = realistic(size)
         # A fresh configuration for every run: its highlight cache must not carry work over.
@@ -261,7 +259,8 @@ def main() -> int:
         first, last = report[f"{sizes[0] // 1000} KB"], report[f"{sizes[-1] // 1000} KB"]
         growth = last["four_char_s"] / first["four_char_s"]
         print(
-            f"\ncost growth 4-char, {sizes[0] // 1000} KB -> {sizes[-1] // 1000} KB (x{sizes[-1] / sizes[0]:.0f} text): x{growth:.2f}"
+            f"\ncost growth 4-char, {sizes[0] // 1000} KB -> {sizes[-1] // 1000} KB "
+            f"(x{sizes[-1] / sizes[0]:.0f} text): x{growth:.2f}"
         )
         print(f"cost growth relay@100, same: x{last['relay100_s'] / first['relay100_s']:.2f}")
     if not args.no_browser:
