@@ -105,6 +105,7 @@ class RenderStats:
     rewrites: int = 0  # a container replaced when it ended (list turned loose, odd table)
     highlighted_lines: int = 0
     reconciled: int = 0  # blocks the final one-shot render replaced or added
+    reused: int = 0  # blocks the final render could take as frozen (same source, no "[")
 
 
 @dataclass
@@ -164,6 +165,8 @@ class StreamRenderer:
         self._shelf: list[str] = []
         self._committed: list[str] = []
         self._blocks: list[str] = []
+        # Each frozen block's source, so the final render can skip blocks that cannot differ.
+        self._sources: list[str] = []
         self._live = _Live()
         self._mode = Mode.NORMAL
         self._list: _ListState | None = None
@@ -344,13 +347,16 @@ class StreamRenderer:
         """Freeze ``segment`` (whole top-level blocks) at the current, top level."""
         self._simple = False
         tokens = self._parse(segment, self._env)
-        htmls = [self._render(tokens[s.first : s.last], self._env) for s in top_level(tokens)]
+        spans = top_level(tokens)
+        htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
         self._committed.append(segment)
         if not htmls:
             self._show(ops, "")
             return
         self._freeze_or_append(ops, htmls)
         self._blocks.extend(htmls)
+        lines = Lines(segment)
+        self._sources.extend(_span_source(lines, s) for s in spans)
         self.stats.frozen_blocks += len(htmls)
 
     def _freeze_or_append(self, ops: list[Op], htmls: list[str]) -> None:
@@ -699,10 +705,12 @@ class StreamRenderer:
         if not matched:
             ops.append({"op": "replace", "html": html})
             self.stats.rewrites += 1
-        self._committed.append("".join(self._shelf) + self._tail[:end])
+        source = "".join(self._shelf) + self._tail[:end]
+        self._committed.append(source)
         self._shelf.clear()
         self._tail = self._tail[end:]
         self._blocks.append(html)
+        self._sources.append(source.rstrip())
         self.stats.frozen_blocks += 1
         self._live = _Live()
         self._mode = Mode.NORMAL
@@ -714,7 +722,17 @@ class StreamRenderer:
         env = self._fresh_env()
         tokens = self._parse(source, env)
         spans = top_level(tokens)
-        final = [self._render(tokens[s.first : s.last], env) for s in spans]
+        lines = Lines(source)
+        final = []
+        for index, span in enumerate(spans):
+            text = _span_source(lines, span)
+            # A block's HTML depends on its source and, through references and footnotes,
+            # on the rest of the answer; with no "[" it cannot differ from its frozen copy.
+            if index < len(self._sources) and self._sources[index] == text and "[" not in text:
+                final.append(self._blocks[index])
+                self.stats.reused += 1
+            else:
+                final.append(self._render(tokens[span.first : span.last], env))
         end = spans[-1].last if spans else 0
         if end < len(tokens):  # the footnote section: a block of its own, at the very end
             final.append(self._render(tokens[end:], env))
@@ -725,6 +743,7 @@ class StreamRenderer:
             ops.append({"op": "splice", "at": i1, "remove": i2 - i1, "blocks": final[j1:j2]})
             self.stats.reconciled += j2 - j1
         self._blocks = final
+        self._sources = []
 
     # ------------------------------------------------------------- plumbing
 
@@ -806,6 +825,12 @@ class StreamRenderer:
                 for key, value in notes.items()
             }
         return env
+
+
+def _span_source(lines: Lines, span: Span) -> str:
+    start = lines.offset(span.line)
+    end = lines.offset(span.end_line) if span.end_line < len(lines) else len(lines.text)
+    return lines.text[start:end].rstrip()
 
 
 def _fence_lang(info: str) -> str:
