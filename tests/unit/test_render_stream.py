@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 
@@ -268,3 +269,60 @@ def test_a_huge_single_list_stays_linear(markdown: Markdown) -> None:
         renderer.finish()
         ratios.append(renderer.stats.parsed_chars / len(doc))
     assert max(ratios) < 1.25 * min(ratios), ratios
+
+
+# Known failures of other streaming renderers, as regression tests.
+
+
+def test_streamdown_67_code_is_never_healed(markdown: Markdown) -> None:
+    """Streamdown #67: an outer fence got `*`/`_` appended to close "emphasis" inside it."""
+    text = "````markdown\nSome **bold and _it and `code\n```js\nlet a_b = 1 * 2\n```\n````\n\nAfter."
+    seen: list[str] = []
+
+    def probe(index: int, page: Page) -> None:
+        code = page.root.find("code")
+        if code is not None:
+            seen.append(html.unescape(re.sub(r"<[^>]+>", "", serialize(code.children))))
+
+    run = stream(markdown, text, by_char, probe=probe)
+    final = text.split("\n", 1)[1].rsplit("````", 1)[0]
+    for shown in seen:
+        assert final.startswith(shown), shown  # code only ever grows by its own characters
+    assert canonical(run.page.html()) == canonical(markdown.render(text))
+
+
+@pytest.mark.parametrize("prefix", ["my name is **", "- item\n - ", "- item\n- ", "text *", "a `"])
+def test_streamdown_539_no_raw_markers_at_the_end(markdown: Markdown, prefix: str) -> None:
+    """Streamdown #539: `my name is **` and `- item\\n - ` were left raw."""
+    renderer = StreamRenderer(markdown)
+    page = Page()
+    renderer.feed(prefix)
+    page.apply(renderer.update())
+    text = visible_text(page.content_html())
+    assert "*" not in text and "`" not in text and "-" not in text
+
+
+def test_streamdown_68_a_list_item_does_not_jump_to_a_new_line(markdown: Markdown) -> None:
+    """Streamdown #68: a list item's text jumped to a new line when the next chunk arrived."""
+    text = "- first item with some words\n- second item keeps its line"
+    run = stream(markdown, text, by_char, keep_displays=True)
+    for display in run.displays:
+        assert "<p>" not in display and "<br" not in display
+        for line in visible_text(display).strip().split("\n"):
+            assert not line.startswith("-")
+
+
+def test_streamdown_402_highlighting_never_flickers_back_to_plain(markdown: Markdown) -> None:
+    """Streamdown #402: a code block flickered back to raw text for a frame."""
+    code = "".join(f"def step_{i}(x):\n    return x + {i}\n" for i in range(30))
+    text = "```python\n" + code + "```\n"
+    colored: list[int] = []
+
+    def probe(index: int, page: Page) -> None:
+        code_el = page.root.find("code")
+        if code_el is not None:
+            colored.append(serialize(code_el.children).count("<span"))
+
+    stream(markdown, text, by_char, probe=probe)
+    assert colored[-1] > 0
+    assert colored == sorted(colored)  # the number of coloured tokens never goes down
