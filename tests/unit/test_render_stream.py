@@ -299,7 +299,9 @@ def test_streamdown_539_no_raw_markers_at_the_end(markdown: Markdown, prefix: st
     renderer.feed(prefix)
     page.apply(renderer.update())
     text = visible_text(page.content_html())
-    assert "*" not in text and "`" not in text and "-" not in text
+    assert "*" not in text
+    assert "`" not in text
+    assert "-" not in text
 
 
 def test_streamdown_68_a_list_item_does_not_jump_to_a_new_line(markdown: Markdown) -> None:
@@ -307,7 +309,8 @@ def test_streamdown_68_a_list_item_does_not_jump_to_a_new_line(markdown: Markdow
     text = "- first item with some words\n- second item keeps its line"
     run = stream(markdown, text, by_char, keep_displays=True)
     for display in run.displays:
-        assert "<p>" not in display and "<br" not in display
+        assert "<p>" not in display
+        assert "<br" not in display
         for line in visible_text(display).strip().split("\n"):
             assert not line.startswith("-")
 
