@@ -146,6 +146,7 @@ class _FenceState:
     lines_src: list[str] = field(default_factory=list)
     lines_html: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # finished lines shown as plain text
+    pending_html: str = ""  # ... escaped once
     pending_chars: int = 0
 
 
@@ -620,7 +621,9 @@ class StreamRenderer:
             if state.fence.closes(line):
                 closed_at = newline + 1
                 break
-            state.pending.append(state.fence.content(line))
+            content = state.fence.content(line)
+            state.pending.append(content)
+            state.pending_html += escape(content) + "\n"
             state.pending_chars += newline - pos
             pos = newline + 1
         if closed_at >= 0:
@@ -633,7 +636,7 @@ class StreamRenderer:
         if stripped and set(stripped) == {state.fence.char} and len(partial) - len(partial.lstrip(" ")) <= 3:
             partial = ""  # the closing fence being typed: never show it as code
         # Finished lines not yet highlighted, and the line being typed, as plain code.
-        live = "".join(escape(line) + "\n" for line in state.pending) + escape(state.fence.content(partial))
+        live = state.pending_html + escape(state.fence.content(partial))
         self._show(ops, live)
         return False
 
@@ -647,6 +650,7 @@ class StreamRenderer:
         state.lines_src.extend(new)
         state.lines_html.extend(htmls)
         state.pending = []
+        state.pending_html = ""
         state.pending_chars = 0
         if self._live.html:
             ops.append({"op": "live", "html": ""})
