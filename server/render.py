@@ -629,7 +629,10 @@ class StreamRenderer:
         if closed_at >= 0:
             return self._end_fence(ops, closed_at)
         self._shelve(pos)
-        if len(state.pending) >= HIGHLIGHT_LINES or state.pending_chars >= HIGHLIGHT_CHARS:
+        # Small batches first, so a block's first lines are coloured at once; bigger ones
+        # once it is long, where the context re-lexed per batch would add up.
+        batch = min(HIGHLIGHT_LINES, 2 + len(state.lines_src) // 4)
+        if len(state.pending) >= batch or state.pending_chars >= HIGHLIGHT_CHARS:
             self._code_lines(ops)
         partial = self._tail
         stripped = partial.strip()

@@ -11,7 +11,7 @@ import pytest
 from server.demo.scripts import Answers
 from server.demo.tokens import strip_marks, tokenize
 from server.markdown import Markdown
-from server.render import StreamRenderer
+from server.render import HIGHLIGHT_LINES, StreamRenderer
 from tests.support.dom import Page, canonical, serialize
 from tests.support.streaming import CHUNKERS, by_char, raw_syntax_flashes, stream, visible_text
 
@@ -181,7 +181,9 @@ def test_fence_highlighting_is_per_line_not_per_token(markdown: Markdown) -> Non
     code = "".join(f"value_{i} = compute({i}, 'text')\n" for i in range(300))
     text = "```python\n" + code + "```\n"
     run = stream(markdown, text, by_char)
-    assert run.renderer.stats.highlighted_lines == 300
+    # Every line is lexed once while streaming (the last batch is finished by the block's
+    # one-shot render at the close), never once per token.
+    assert 300 - HIGHLIGHT_LINES <= run.renderer.stats.highlighted_lines <= 300
 
 
 def test_healing_is_code_aware(markdown: Markdown) -> None:
