@@ -44,6 +44,7 @@ class Settings:
     max_turn_log_bytes: int = 64 * 1024 * 1024
     max_fps: float = 30.0  # frames per second per turn, after the first
     burst_frames: int = 4  # frames a turn may send back to back before max_fps applies
+    render_interval: float = 0.05  # text that needs a parse is rendered at most this often
 
     # WebSocket limits (uvicorn queues incoming frames without bound: we enforce these).
     max_frame_bytes: int = 1024 * 1024
@@ -95,6 +96,7 @@ class Settings:
             max_turn_log_bytes=reader.integer("INKSTREAM_MAX_TURN_LOG_BYTES", 64 * 1024 * 1024),
             max_fps=reader.number("INKSTREAM_MAX_FPS", 30.0, positive=True),
             burst_frames=reader.integer("INKSTREAM_BURST_FRAMES", 4),
+            render_interval=reader.number("INKSTREAM_RENDER_INTERVAL_MS", 50.0) / 1000.0,
             max_frame_bytes=reader.integer("INKSTREAM_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024),
             client_frames_per_second=reader.number("INKSTREAM_CLIENT_RATE", 20.0, positive=True),
             client_burst=reader.integer("INKSTREAM_CLIENT_BURST", 40),

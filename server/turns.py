@@ -143,6 +143,7 @@ class Turns:
             max_fps=settings.max_fps,
             burst=settings.burst_frames,
             now=loop.time(),
+            render_interval=settings.render_interval,
         )
         turn.append(relay.start())
         timer: asyncio.TimerHandle | None = None
