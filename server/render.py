@@ -62,29 +62,9 @@ _CLOSE_TAG = re.compile(r"</([a-z0-9]+)>")
 _EMPTY_CELLS = re.compile(r"(?:<td[^>]*></td>\n)+(?=</tr>)")
 _ITEM_WITH_TEXT = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s+\S*?[^\W\d_]")
 _BLOCK_TAGS = frozenset(
-    [
-        "p",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "ul",
-        "ol",
-        "td",
-        "th",
-        "tr",
-        "tbody",
-        "thead",
-        "table",
-        "div",
-        "pre",
-        "section",
-    ]
-)
+    ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "td", "th",
+    "tr", "tbody", "thead", "table", "div", "pre", "section")
+)  # fmt: skip
 
 
 class Mode(enum.Enum):

@@ -13,47 +13,13 @@ from html.parser import HTMLParser
 from typing import Any
 
 VOID = frozenset(
-    [
-        "br",
-        "hr",
-        "img",
-        "input",
-        "meta",
-        "link",
-        "area",
-        "base",
-        "col",
-        "embed",
-        "source",
-        "track",
-        "wbr",
-    ]
-)
+    ("br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source",
+    "track", "wbr")
+)  # fmt: skip
 BLOCK = frozenset(
-    [
-        "p",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "ul",
-        "ol",
-        "table",
-        "thead",
-        "tbody",
-        "tr",
-        "td",
-        "th",
-        "div",
-        "pre",
-        "section",
-        "hr",
-    ]
-)
+    ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "thead",
+    "tbody", "tr", "td", "th", "div", "pre", "section", "hr")
+)  # fmt: skip
 
 
 @dataclass(eq=False)
