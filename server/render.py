@@ -106,6 +106,7 @@ class _ListState:
     marker: str
     loose: bool = False
     items_html: list[str] = field(default_factory=list)
+    simple: bool = False  # the tail is one item whose last line holds a letter
 
 
 @dataclass
@@ -366,6 +367,14 @@ class StreamRenderer:
     def _list_step(self, ops: list[Op]) -> bool:
         state = self._list
         assert state is not None
+        if state.simple and not self._new_line:
+            # Only the live item's last line grew: items, looseness and where the list ends
+            # cannot have changed, so only the live item is parsed.
+            healed = heal(self._tail)
+            html, fast = self._render_items(healed.text, state.loose)
+            self._show(ops, html, healed=healed, fast=fast)
+            return False
+        state.simple = False
         region = self._tail
         env = self._scratch_env()
         tokens = self._parse(region, env)
@@ -403,6 +412,9 @@ class StreamRenderer:
         # Text after the list not shown yet (a block still undecided) would make the next
         # words land in the wrong place.
         fast = fast and len(spans) == 1
+        state.simple = (
+            len(spans) == 1 and keep == len(items) - 1 and _has_letter(region.rsplit("\n", 1)[-1])
+        )
         if live_start:
             self._shelve(live_start)
         self._show(ops, html, healed=healed, fast=fast)
@@ -822,6 +834,10 @@ def _span_source(lines: Lines, span: Span) -> str:
 
 def _fence_lang(info: str) -> str:
     return info.split(maxsplit=1)[0] if info else ""
+
+
+def _has_letter(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
 
 
 def _typing_in_a_cell(healed: Healed | None) -> bool:
