@@ -155,7 +155,18 @@ class _Delim:
     healable: bool = True  # "2*3" is text: never add a closer for it
 
 
-def _heal_inline(text: str) -> tuple[str, int, bool]:
+def balanced_points(text: str) -> list[int]:
+    """Word starts in ``text`` (a paragraph's inline source) before which nothing is open: no
+    code span, bracket, link destination or emphasis run that later text could close.
+
+    Splitting a paragraph there and rendering both parts inline gives the paragraph's own
+    HTML, so a long paragraph can freeze its beginning while it streams."""
+    points: list[int] = []
+    _heal_inline(text, points)
+    return points
+
+
+def _heal_inline(text: str, points: list[int] | None = None) -> tuple[str, int, bool]:
     """Close what the last paragraph-like run of ``text`` leaves open."""
     clean = True
     tail = _PARTIAL_TAIL.search(text)
@@ -179,6 +190,16 @@ def _heal_inline(text: str) -> tuple[str, int, bool]:
                 i = prefix.end()
                 continue
         ch = text[i]
+        if (
+            points is not None
+            and text[i - 1] == " "
+            and ch != " "
+            and code is None
+            and dest_start is None
+            and not brackets
+            and not openers
+        ):
+            points.append(i)
         if ch == "\n":
             line_start = True
             i += 1

@@ -101,6 +101,13 @@ class Markdown:
         assert isinstance(renderer, RendererHTML)
         return renderer.renderToken(tokens, index, self.md.options, {})
 
+    def render_inline(self, text: str, env: EnvType) -> str:
+        """Inline HTML of paragraph text (the footnote tail a parse may append left out)."""
+        renderer = self.md.renderer
+        assert isinstance(renderer, RendererHTML)
+        tokens = self.md.parseInline(text, env)
+        return renderer.renderInline(tokens[0].children or [], self.md.options, env)
+
     def render(self, src: str, env: EnvType | None = None) -> str:
         """The one-shot render: what a finished answer must look like."""
         return str(self.md.render(src, {} if env is None else env))

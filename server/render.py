@@ -42,7 +42,7 @@ from .blocks import (
     loosen,
     top_level,
 )
-from .heal import Healed, heal
+from .heal import Healed, balanced_points, heal
 from .highlight import escape
 from .markdown import Markdown
 
@@ -53,6 +53,11 @@ Op = dict[str, Any]
 # sooner. Lines wait as plain code until their batch is due.
 HIGHLIGHT_LINES = 10
 HIGHLIGHT_CHARS = 600
+
+# A paragraph line longer than this streams as a container: its beginning, up to a word before
+# which nothing is open, freezes as inline HTML and only the rest is parsed per update.
+PARAGRAPH_MIN = 120
+PARAGRAPH_KEEP = 40  # characters left live after a freeze (room for what is still open)
 
 _INERT = re.compile(r"[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@]")
 _INERT_RUN = re.compile(r"(?:[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@])+")
@@ -67,11 +72,16 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 
 
+# The live part of a streaming paragraph is inline content in one wrapper <span>.
+_INLINE_ROOT = frozenset({"span"})
+
+
 class Mode(enum.Enum):
     NORMAL = "normal"
     FENCE = "fence"
     LIST = "list"
     TABLE = "table"
+    PARAGRAPH = "paragraph"
 
 
 @dataclass
@@ -121,6 +131,12 @@ class _TableState:
 
 
 @dataclass
+class _ParagraphState:
+    frozen: list[str] = field(default_factory=list)  # inline HTML of the frozen beginning
+    live: str = ""  # inline HTML of the rest, as shown (without its wrapper)
+
+
+@dataclass
 class _FenceState:
     fence: Fence
     lang: str
@@ -154,11 +170,13 @@ class StreamRenderer:
         self._list: _ListState | None = None
         self._table: _TableState | None = None
         self._fence: _FenceState | None = None
+        self._paragraph: _ParagraphState | None = None
         self._finished = False
         self._new_line = False
         # The live block is one paragraph or heading whose last line holds a letter: text
         # without a newline cannot change block structure, so only the live block is parsed.
         self._simple = False
+        self._simple_kind = ""
         self.stats = RenderStats()
 
     # ----------------------------------------------------------------- public
@@ -210,6 +228,8 @@ class StreamRenderer:
             self._cr = False
         ops = self.update()
         self._finished = True
+        if self._mode is Mode.PARAGRAPH:
+            self._leave_paragraph(ops)
         if self._mode is Mode.FENCE:
             self._end_fence(ops, len(self._tail))
         elif self._mode is Mode.LIST:
@@ -238,6 +258,8 @@ class StreamRenderer:
                 switched = self._list_step(ops)
             elif self._mode is Mode.TABLE:
                 switched = self._table_step(ops)
+            elif self._mode is Mode.PARAGRAPH:
+                switched = self._paragraph_step(ops)
             else:
                 switched = self._normal_step(ops)
             if not switched:
@@ -247,6 +269,8 @@ class StreamRenderer:
     def _normal_step(self, ops: list[Op]) -> bool:
         tail = self._tail
         if self._simple and not self._new_line:
+            if self._simple_kind == "paragraph_open" and len(tail) >= PARAGRAPH_MIN:
+                return self._enter_paragraph(ops)
             return self._simple_step(ops, tail)
         self._simple = False
         if not tail.strip():
@@ -302,6 +326,8 @@ class StreamRenderer:
             and tail.lstrip()[:1] not in ("|", "[")
             and any(ch.isalpha() for ch in tail.rsplit("\n", 1)[-1])
         )
+        # A paragraph of one line only: soft line breaks and what ends a paragraph stay NORMAL.
+        self._simple_kind = kind if "\n" not in tail else ""
         return False
 
     def _simple_step(self, ops: list[Op], tail: str) -> bool:
@@ -350,6 +376,59 @@ class StreamRenderer:
                 ops.append({"op": "live", "html": ""})
             ops.append({"op": "append", "blocks": htmls})
         self._live = _Live()
+
+    # ------------------------------------------------------------- paragraphs
+
+    def _enter_paragraph(self, ops: list[Op]) -> bool:
+        self._paragraph = _ParagraphState()
+        ops.append({"op": "open", "html": "<p></p>\n", "slot": None})
+        self._live = _Live()
+        self._mode = Mode.PARAGRAPH
+        self._simple = False
+        return True
+
+    def _paragraph_step(self, ops: list[Op]) -> bool:
+        state = self._paragraph
+        assert state is not None
+        tail = self._tail
+        if self._new_line or "\n" in tail:
+            return self._leave_paragraph(ops)
+        if len(tail) >= 2 * PARAGRAPH_KEEP:
+            points = [p for p in balanced_points(tail) if PARAGRAPH_KEEP <= p <= len(tail) - PARAGRAPH_KEEP]
+            if points:
+                cut = points[-1]
+                html = self._inline(tail[:cut])
+                ops.append({"op": "append", "blocks": [html]})
+                state.frozen.append(html)
+                self._shelve(cut)
+                tail = self._tail
+        healed = heal(tail, tables=False)
+        state.live = self._inline(healed.text)
+        # One element for the live part, so plain words can be appended into it (fast path).
+        self._show(
+            ops, f'<span data-chrome="wrap">{state.live}</span>', healed=healed, fast=True, inline=True
+        )
+        return False
+
+    def _leave_paragraph(self, ops: list[Op]) -> bool:
+        """Back to a plain live paragraph (a newline came: it may end, or turn into something
+        else). The page keeps its nodes; only the live part loses its wrapper."""
+        state = self._paragraph
+        assert state is not None
+        ops.append({"op": "live", "html": state.live})
+        ops.append({"op": "leave"})
+        self._live = _Live("<p>" + "".join(state.frozen) + state.live + "</p>\n")
+        self._tail = "".join(self._shelf) + self._tail
+        self._shelf.clear()
+        self._paragraph = None
+        self._mode = Mode.NORMAL
+        return True
+
+    def _inline(self, text: str) -> str:
+        """Inline HTML of paragraph text (its footnote tail, if any, left out)."""
+        self.stats.parses += 1
+        self.stats.parsed_chars += len(text)
+        return self._md.render_inline(text, self._scratch_env())
 
     # ------------------------------------------------------------------ lists
 
@@ -412,9 +491,7 @@ class StreamRenderer:
         # Text after the list not shown yet (a block still undecided) would make the next
         # words land in the wrong place.
         fast = fast and len(spans) == 1
-        state.simple = (
-            len(spans) == 1 and keep == len(items) - 1 and _has_letter(region.rsplit("\n", 1)[-1])
-        )
+        state.simple = len(spans) == 1 and keep == len(items) - 1 and _has_letter(region.rsplit("\n", 1)[-1])
         if live_start:
             self._shelve(live_start)
         self._show(ops, html, healed=healed, fast=fast)
@@ -781,18 +858,27 @@ class StreamRenderer:
             return True
         return self._mode is Mode.FENCE or self._plain("".join(self._pending))
 
-    def _show(self, ops: list[Op], html: str, *, healed: Healed | None = None, fast: bool = False) -> None:
+    def _show(
+        self,
+        ops: list[Op],
+        html: str,
+        *,
+        healed: Healed | None = None,
+        fast: bool = False,
+        inline: bool = False,
+    ) -> None:
         if html != self._live.html:
             ops.append({"op": "live", "html": html})
             self.stats.live_swaps += 1
         live = _Live(html)
         if fast and healed is not None and healed.clean_end:
             last_line = healed.text.rsplit("\n", 1)[-1]
-            target = _text_target(html, healed.opened)
+            target = _text_target(html, healed.opened, _INLINE_ROOT if inline else _BLOCK_TAGS)
             if target is not None and any(ch.isalpha() for ch in last_line):
                 live.fast = True
                 live.depth, live.at = target
-                live.debt = healed.text[len(healed.text.rstrip(" \t")) :]
+                # A block render trims trailing white space; an inline one keeps it.
+                live.debt = "" if inline else healed.text[len(healed.text.rstrip(" \t")) :]
         self._live = live
 
     def _parse(self, src: str, env: dict[str, Any]) -> list[Token]:
@@ -875,7 +961,7 @@ def _closing_run(body: str) -> re.Match[str] | None:
     return _CLOSE_RUN.search(body, max(0, len(body) - _END_WINDOW))
 
 
-def _text_target(html: str, opened: int) -> tuple[int, int] | None:
+def _text_target(html: str, opened: int, roots: frozenset[str]) -> tuple[int, int] | None:
     """Where text typed next goes: how many elements below the live root (through the block
     elements that end here, then into the inline elements healing opened), and at which index
     of ``html`` that is."""
@@ -886,7 +972,7 @@ def _text_target(html: str, opened: int) -> tuple[int, int] | None:
     tags = list(_CLOSE_TAG.finditer(body, run.start()))
     blocks = 0
     for tag in reversed(tags):
-        if tag.group(1) not in _BLOCK_TAGS:
+        if tag.group(1) not in roots:
             break
         blocks += 1
     if blocks == 0 or opened > len(tags) - blocks:

@@ -193,6 +193,11 @@ export class Patcher {
     this.op_freeze();
   }
 
+  /** Leave the container: it stays, as the live part of the level outside. */
+  op_leave() {
+    this.levels.pop();
+  }
+
   /** @param {Op} op */
   op_replace(op) {
     this.levels.pop();

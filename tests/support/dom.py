@@ -246,6 +246,9 @@ class Page:
         self._op_open(op)
         del inner
 
+    def _op_leave(self, op: dict[str, Any]) -> None:
+        self.levels.pop()
+
     def _op_close(self, op: dict[str, Any]) -> None:
         self.levels.pop()
         self._op_freeze(op)
