@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -53,4 +54,8 @@ def create_app(settings: Settings) -> Starlette:
     if settings.demo:
         demo = create_demo_app(ttft=settings.demo_ttft, tokens_per_second=settings.demo_tokens_per_second)
         routes.append(Mount(DEMO_PATH.removesuffix("/v1"), app=demo))
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
+    middleware = [
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.trusted_hosts()), www_redirect=False),
+        Middleware(SecurityHeaders),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -8,12 +8,24 @@ would show the user something wrong (an ``error`` object, data that is not JSON)
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import UpstreamProtocolError, UpstreamStreamError
 
 MAX_SHOWN = 200  # characters of a bad event quoted back in an error message
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` as valid Unicode: surrogate pairs joined, lone surrogates replaced.
+
+    JSON escapes can carry surrogates (an emoji split across two chunks arrives as two lone
+    halves), and a lone one cannot be encoded as UTF-8: sending it would break the socket."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +158,9 @@ def _stream_error(error: object) -> UpstreamStreamError:
         status = _int(code)
         upstream_code = code if isinstance(code, str) else error.get("type")
         return UpstreamStreamError(
-            message if isinstance(message, str) and message else "The upstream reported an error.",
+            clean_text(message)
+            if isinstance(message, str) and message
+            else "The upstream reported an error.",
             status=status,
             upstream_code=upstream_code if isinstance(upstream_code, str) else None,
         )

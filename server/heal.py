@@ -334,7 +334,10 @@ def _heal_inline(text: str, points: list[int] | None = None) -> tuple[str, int, 
         if code is None:
             while at > 0 and (healed[at - 1] in "*_~" or healed[at - 1].isspace()):
                 at -= 1
-        healed = healed[:at] + "".join(closers) + healed[at:]
+        before = healed[:at]
+        if code is None and (len(before) - len(before.rstrip("\\"))) % 2:
+            before += "\\"  # a lone backslash would escape the closer: make it a literal one
+        healed = before + "".join(closers) + healed[at:]
     return healed, opened, clean
 
 

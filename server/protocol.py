@@ -8,6 +8,7 @@ Every client frame is a JSON object with a ``type``. Anything else is a ``Protoc
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ MAX_REF = 128
 MAX_MODEL = 256
 MAX_TURN_ID = 64
 MAX_TOKENS = 1_000_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class Start:
 @dataclass(frozen=True, slots=True)
 class Stop:
     turn: str
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,7 @@ class Subscribe:
 
     turn: str
     after: int
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +125,14 @@ def _start(data: dict[str, Any], ref: str | None) -> Start:
 
 
 def _stop(data: dict[str, Any], ref: str | None) -> Stop:
-    return Stop(_turn_id(data))
+    return Stop(_turn_id(data), ref)
 
 
 def _subscribe(data: dict[str, Any], ref: str | None) -> Subscribe:
     after = data.get("after", -1)
     if not isinstance(after, int) or isinstance(after, bool) or after < -1:
         raise ProtocolError("invalid", "'after' must be an integer ≥ -1.")
-    return Subscribe(_turn_id(data), after)
+    return Subscribe(_turn_id(data), after, ref)
 
 
 def _ping(data: dict[str, Any], ref: str | None) -> Ping:
@@ -162,7 +166,7 @@ def _optional_str(data: dict[str, Any], key: str, limit: int, code: str | None) 
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str) or len(value) > limit or _SURROGATE.search(value):
         if code is None:
             return None
         raise ProtocolError(code, f"'{key}' must be a string of at most {limit} characters.")
@@ -173,7 +177,14 @@ def _optional_str(data: dict[str, Any], key: str, limit: int, code: str | None) 
 
 
 def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate slipped through: escaped, it is still valid JSON and UTF-8.
+            text = json.dumps(frame, separators=(",", ":"))
+    return text
 
 
 def hello_frame(*, server: str, demo: bool, limits: dict[str, Any]) -> dict[str, Any]:

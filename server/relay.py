@@ -18,7 +18,7 @@ import enum
 from typing import Any
 
 from .errors import TurnError
-from .events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage
+from .events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage, clean_text
 from .markdown import Markdown
 from .rate import TokenBucket
 from .render import StreamRenderer
@@ -28,6 +28,7 @@ Frame = dict[str, Any]
 # A frame is sent early, whatever the rate, once this much text waits: a firehose upstream must
 # not build frames of many megabytes.
 MAX_FRAME_TEXT = 64 * 1024
+RENDER_SHARE = 10.0  # renders may use at most 1/RENDER_SHARE of the time, per turn
 
 
 class EndState(enum.Enum):
@@ -68,6 +69,8 @@ class Relay:
         self._total_deltas = 0
         self._chars = 0
         self._render_interval = render_interval
+        self._pace = render_interval  # grows when renders get costly (see took())
+        self._high = ""  # the first half of a surrogate pair, waiting for the second
         self._last_render = -1e18
         self._unrendered = False
         self._shown = 0
@@ -82,13 +85,16 @@ class Relay:
         if isinstance(event, ContentDelta):
             if self._first_content is None:
                 self._first_content = now
-            self.renderer.feed(event.text)
+            text = self._whole_characters(event.text)
+            if not text:
+                return
+            self.renderer.feed(text)
             self._unrendered = True
-            self._text.append(event.text)
-            self._pending_chars += len(event.text)
+            self._text.append(text)
+            self._pending_chars += len(text)
             self._deltas += 1
             self._total_deltas += 1
-            self._chars += len(event.text)
+            self._chars += len(text)
         elif isinstance(event, ToolCallDelta):
             if self._first_content is None:
                 self._first_content = now
@@ -97,7 +103,7 @@ class Relay:
                 call["id"] = event.id
             if event.name is not None:
                 call["name"] = event.name
-            call["arguments"] += event.arguments
+            call["arguments"] += clean_text(event.arguments)
             self._deltas += 1
             self._total_deltas += 1
         elif isinstance(event, Finish):
@@ -107,13 +113,24 @@ class Relay:
         elif isinstance(event, Done):
             self._done = True
 
+    def _whole_characters(self, text: str) -> str:
+        """Join a surrogate pair split across deltas (an emoji escaped in JSON and cut in two);
+        replace any surrogate left alone."""
+        if self._high:
+            text = self._high + text
+            self._high = ""
+        if text and "\ud800" <= text[-1] <= "\udbff":
+            self._high = text[-1]
+            text = text[:-1]
+        return clean_text(text)
+
     @property
     def pending(self) -> bool:
         """Something to send: text, tool calls, or a render still owed."""
         return bool(self._text or self._tools or self._unrendered)
 
     def _render_ready(self, now: float) -> bool:
-        return self._unrendered and (now >= self._last_render + self._render_interval or self.renderer.cheap)
+        return self._unrendered and (now >= self._last_render + self._pace or self.renderer.cheap)
 
     def due(self, now: float) -> float | None:
         """When the next delta frame may go out, or None if there is nothing to send."""
@@ -123,7 +140,7 @@ class Relay:
         if self._text or self._tools:
             return ready
         if self._unrendered:
-            return max(ready, self._last_render + self._render_interval)
+            return max(ready, self._last_render + self._pace)
         return None
 
     def flush(self, now: float) -> Frame | None:
@@ -153,6 +170,12 @@ class Relay:
         """The last frames: what is still pending, then ``end`` with the final reconcile."""
         if self.ended:
             return []
+        if self._high:  # half an emoji never completed
+            leftover = clean_text(self._high)
+            self._high = ""
+            self.renderer.feed(leftover)
+            self._text.append(leftover)
+            self._chars += len(leftover)
         frames = []
         if self._text or self._tools:
             frames.append(self._delta(now, render=False))
@@ -195,6 +218,24 @@ class Relay:
             end["reason"] = reason
         frames.append(end)
         return frames
+
+    def took(self, seconds: float) -> None:
+        """How long the last flush took (the caller measures). A render costing more than a
+        tenth of its interval stretches the interval, so one pathological answer (a huge line
+        with nothing ever closed) cannot take more than a tenth of a core."""
+        self._pace = max(self._render_interval, RENDER_SHARE * seconds)
+
+    def broken_end(self, error: TurnError) -> Frame:
+        """A last frame when rendering itself failed: no operations, the text stays as shown."""
+        self.ended = True
+        return self._frame(
+            "end",
+            state=EndState.ERROR.value,
+            finish_reason=self._finish_reason,
+            ops=[],
+            shown=self._shown,
+            error=error.to_wire(),
+        )
 
     def _delta(self, now: float, *, render: bool) -> Frame:
         ops = self._render(now) if render else []

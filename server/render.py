@@ -74,6 +74,8 @@ _BLOCK_TAGS = frozenset(
 
 # The live part of a streaming paragraph is inline content in one wrapper <span>.
 _INLINE_ROOT = frozenset({"span"})
+_WRAP_OPEN = '<span data-chrome="wrap">'
+_WRAP_CLOSE = "</span>"
 
 
 class Mode(enum.Enum):
@@ -405,9 +407,7 @@ class StreamRenderer:
         healed = heal(tail, tables=False)
         state.live = self._inline(healed.text)
         # One element for the live part, so plain words can be appended into it (fast path).
-        self._show(
-            ops, f'<span data-chrome="wrap">{state.live}</span>', healed=healed, fast=True, inline=True
-        )
+        self._show(ops, _WRAP_OPEN + state.live + _WRAP_CLOSE, healed=healed, fast=True, inline=True)
         return False
 
     def _leave_paragraph(self, ops: list[Op]) -> bool:
@@ -415,9 +415,12 @@ class StreamRenderer:
         else). The page keeps its nodes; only the live part loses its wrapper."""
         state = self._paragraph
         assert state is not None
-        ops.append({"op": "live", "html": state.live})
+        # What the page shows now, plain words appended since the last render included.
+        shown = self._live.html
+        inner = shown[len(_WRAP_OPEN) : -len(_WRAP_CLOSE)] if shown.startswith(_WRAP_OPEN) else state.live
+        ops.append({"op": "live", "html": inner})
         ops.append({"op": "leave"})
-        self._live = _Live("<p>" + "".join(state.frozen) + state.live + "</p>\n")
+        self._live = _Live("<p>" + "".join(state.frozen) + inner + "</p>\n")
         self._tail = "".join(self._shelf) + self._tail
         self._shelf.clear()
         self._paragraph = None
@@ -603,7 +606,8 @@ class StreamRenderer:
             # typed, and plain words go straight into it (the fast path).
             html = _EMPTY_CELLS.sub("", html)
         alone = live is not None and not self._pending_after(lines, live)
-        state.simple = alone
+        # A line without a leading pipe may yet turn out to be a list or a heading.
+        state.simple = alone and self._tail.lstrip().startswith("|")
         self._show(ops, html, healed=healed, fast=alone and _typing_in_a_cell(healed))
         if done:
             self._shelve(lines.offset(done[-1].line + 1) - offset)
@@ -872,13 +876,17 @@ class StreamRenderer:
             self.stats.live_swaps += 1
         live = _Live(html)
         if fast and healed is not None and healed.clean_end:
-            last_line = healed.text.rsplit("\n", 1)[-1]
+            last_line = _line_content(healed.text.rsplit("\n", 1)[-1])
             target = _text_target(html, healed.opened, _INLINE_ROOT if inline else _BLOCK_TAGS)
-            if target is not None and any(ch.isalpha() for ch in last_line):
+            # A heading's closing "#"s are dropped by the render: "## Fix #" + " 42" is not
+            # "Fix" + " 42". Block markers are not content: "- [x] --" + "-" is a rule.
+            if target is not None and _has_letter(last_line) and not last_line.rstrip().endswith("#"):
                 live.fast = True
                 live.depth, live.at = target
-                # A block render trims trailing white space; an inline one keeps it.
-                live.debt = "" if inline else healed.text[len(healed.text.rstrip(" \t")) :]
+                # A block render trims trailing white space. An inline one keeps it, but outside
+                # the elements healing closed around the end, where the next words go.
+                trailing = healed.text[len(healed.text.rstrip(" \t")) :]
+                live.debt = trailing if (not inline or healed.opened) else ""
         self._live = live
 
     def _parse(self, src: str, env: dict[str, Any]) -> list[Token]:
@@ -920,6 +928,17 @@ def _span_source(lines: Lines, span: Span) -> str:
 
 def _fence_lang(info: str) -> str:
     return info.split(maxsplit=1)[0] if info else ""
+
+
+_LINE_MARKERS = re.compile(
+    r"(?:[ \t]*(?:>|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t])|#{1,6}(?=[ \t])|\[[ xX]\](?=[ \t])))*"
+)
+
+
+def _line_content(line: str) -> str:
+    """A line without its block markers (quote, list, heading, task box)."""
+    match = _LINE_MARKERS.match(line)
+    return line[match.end() :] if match else line
 
 
 def _has_letter(text: str) -> bool:

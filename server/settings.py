@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 DEMO_PATH = "/demo/v1"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +33,10 @@ class Settings:
 
     # Origins allowed to open /ws besides the page's own origin.
     allowed_origins: tuple[str, ...] = ()
+    # Host names this server answers to (DNS rebinding); empty: loopback names when bound to a
+    # loopback address, any otherwise. The CLI fills in bind_host.
+    allowed_hosts: tuple[str, ...] = ()
+    bind_host: str = "127.0.0.1"
 
     # Upstream client.
     connect_timeout: float = 10.0
@@ -75,7 +81,16 @@ class Settings:
         reach = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
         if ":" in reach and not reach.startswith("["):
             reach = f"[{reach}]"
-        return dataclasses.replace(self, self_url=f"http://{reach}:{port}")
+        return dataclasses.replace(self, self_url=f"http://{reach}:{port}", bind_host=host)
+
+    def trusted_hosts(self) -> tuple[str, ...]:
+        """Host names requests may carry. On loopback only local names: a page on another
+        site that rebinds its DNS name to 127.0.0.1 then still cannot talk to this server."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        if self.bind_host in LOOPBACK:
+            return ("localhost", "127.0.0.1", "[::1]")
+        return ("*",)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -87,6 +102,7 @@ class Settings:
             openai_api_key=reader.text("OPENAI_API_KEY"),
             model=reader.text("INKSTREAM_MODEL"),
             allowed_origins=reader.origins("INKSTREAM_ALLOWED_ORIGINS"),
+            allowed_hosts=reader.hosts("INKSTREAM_ALLOWED_HOSTS"),
             connect_timeout=reader.number("INKSTREAM_CONNECT_TIMEOUT", 10.0, positive=True),
             idle_timeout=reader.number("INKSTREAM_IDLE_TIMEOUT", 60.0, positive=True),
             max_upstream_connections=reader.integer("INKSTREAM_MAX_UPSTREAM_CONNECTIONS", 2000),
@@ -107,6 +123,9 @@ class Settings:
             demo_tokens_per_second=reader.number("INKSTREAM_DEMO_TOKENS_PER_SECOND", 60.0, positive=True),
             log_level=reader.level("INKSTREAM_LOG_LEVEL"),
         )
+
+
+_HOST = re.compile(r"(?:\*\.)?[a-z0-9.\-]+|\[[0-9a-f:.]+\]")
 
 
 class _Reader:
@@ -150,6 +169,23 @@ class _Reader:
         if raw not in ("critical", "error", "warning", "info", "debug", "trace"):
             raise ConfigError(f"{name} must be one of debug, info, warning, error, critical; got {raw!r}")
         return raw
+
+    def hosts(self, name: str) -> tuple[str, ...]:
+        raw = self.text(name)
+        if raw is None:
+            return ()
+        hosts = []
+        for item in raw.split(","):
+            host = item.strip().lower()
+            if not host:
+                continue
+            if host != "*" and not _HOST.fullmatch(host):
+                raise ConfigError(
+                    f"{name} takes comma-separated host names like app.example.com or "
+                    f"*.example.com, got {host!r}"
+                )
+            hosts.append(host)
+        return tuple(hosts)
 
     def url(self, name: str) -> str | None:
         raw = self.text(name)

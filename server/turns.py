@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from contextlib import aclosing
 from typing import Protocol
 
 from .catalog import Catalog
-from .errors import AnswerTooLarge, InternalError, TurnError
+from .errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
+from .events import Done
 from .markdown import Markdown
 from .protocol import Start, encode
 from .relay import Frame, Relay
@@ -112,6 +114,8 @@ class Turns:
         return self._turns.get(turn_id)
 
     def start(self, request: Start, watcher: Watcher) -> Turn:
+        if self._closing:
+            raise ProtocolError("shutting_down", "The server is shutting down; try again in a moment.")
         turn = Turn(
             "t_" + secrets.token_urlsafe(12),
             ref=request.ref,
@@ -121,7 +125,16 @@ class Turns:
         self._turns[turn.id] = turn
         turn.watch(watcher)
         turn.task = asyncio.get_running_loop().create_task(self._run(turn, request), name=turn.id)
+        # Cancelled before its first step, the task never enters _run's finally: finish it here.
+        turn.task.add_done_callback(lambda _: self._settle(turn))
         return turn
+
+    def _settle(self, turn: Turn) -> None:
+        if not turn.finished:
+            turn.finish()
+            asyncio.get_running_loop().call_later(
+                self._settings.turn_retention, self._turns.pop, turn.id, None
+            )
 
     async def aclose(self) -> None:
         """Stop every running turn (each still ends with a proper ``end`` frame)."""
@@ -147,13 +160,23 @@ class Turns:
         )
         turn.append(relay.start())
         timer: asyncio.TimerHandle | None = None
+        broken = False
 
         def flush() -> None:
-            nonlocal timer
+            nonlocal timer, broken
             timer = None
-            if relay.ended:
+            if relay.ended or broken:
                 return
-            frame = relay.flush(loop.time())
+            started = time.perf_counter()
+            try:
+                frame = relay.flush(loop.time())
+                relay.took(time.perf_counter() - started)
+            except Exception:
+                # A bug of ours must end the turn properly, not leave it streaming forever.
+                log.exception("turn %s could not render", turn.id)
+                broken = True
+                turn.stop("rendering failed")
+                return
             if frame is not None:
                 turn.append(frame)
             schedule()
@@ -176,6 +199,8 @@ class Turns:
             ) as events:
                 async for event in events:
                     relay.feed(event, loop.time())
+                    if isinstance(event, Done):
+                        break  # some servers keep the connection open after [DONE]
                     schedule()
                     if turn.too_large:
                         raise AnswerTooLarge("The answer grew past this server's size limit; it was cut off.")
@@ -189,10 +214,18 @@ class Turns:
         finally:
             if timer is not None:
                 timer.cancel()
+            if broken:
+                error = InternalError("Inkstream failed while rendering this answer (see the server log).")
             try:
+                if broken:
+                    raise RuntimeError("rendering failed")
                 for frame in relay.end(loop.time(), stopped=stopped, error=error, reason=turn.stop_reason):
                     turn.append(frame)
             except Exception:
-                log.exception("turn %s could not end cleanly", turn.id)
+                if not broken:
+                    log.exception("turn %s could not end cleanly", turn.id)
+                turn.append(
+                    relay.broken_end(error or InternalError("Inkstream failed to finish this answer."))
+                )
             turn.finish()
             loop.call_later(settings.turn_retention, self._turns.pop, turn.id, None)

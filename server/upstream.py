@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 import time
 from collections.abc import AsyncGenerator
@@ -22,7 +23,7 @@ from .errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
-from .events import ContentDelta, Done, Finish, UpstreamEvent, parse_event
+from .events import ContentDelta, Done, Finish, UpstreamEvent, clean_text, parse_event
 from .protocol import Message
 from .settings import Settings
 from .sse import EventDecoder
@@ -191,20 +192,20 @@ def _error_detail(raw: bytes) -> tuple[str, str | None]:
     text = raw.decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text)
-    except ValueError:
-        return _shorten(text), None
+    except (ValueError, RecursionError):
+        return _shorten(clean_text(text)), None
     if isinstance(data, dict):
         error = data.get("error", data)
         if isinstance(error, dict):
             message = error.get("message") or error.get("detail") or error.get("msg")
             code = error.get("code") or error.get("type")
             return (
-                _shorten(str(message)) if message else _shorten(text),
-                str(code) if code is not None else None,
+                _shorten(clean_text(str(message))) if message else _shorten(clean_text(text)),
+                clean_text(str(code)) if code is not None else None,
             )
         if isinstance(error, str):
-            return _shorten(error), None
-    return _shorten(text), None
+            return _shorten(clean_text(error)), None
+    return _shorten(clean_text(text)), None
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -213,10 +214,15 @@ def _retry_after(value: str | None) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
         if parsed is None:
             return None
         seconds = parsed.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
     return max(0.0, round(seconds, 3))
 
 
@@ -226,7 +232,7 @@ def _whole_completion(raw: bytes) -> list[UpstreamEvent]:
         message = data["choices"][0]["message"]
         content = message.get("content") or ""
         reason = data["choices"][0].get("finish_reason") or "stop"
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
         raise UpstreamProtocolError("The upstream sent JSON that is not a chat completion.") from None
     events: list[UpstreamEvent] = []
     if isinstance(content, str) and content:

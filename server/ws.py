@@ -87,6 +87,8 @@ class Connection:
         self._sending_since: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self.too_slow = False
+        self._started: list[Turn] = []
+        self._strike_window = loop.time()
 
     def notify(self) -> None:
         self._wake.set()
@@ -106,17 +108,25 @@ class Connection:
                 )
             )
             await self._receive_loop(sender)
-            if self.too_slow:
-                log.info("closing a socket that took no frame for %ss", self._settings.send_timeout)
-                await self._ws.close(CLOSE_TOO_SLOW, "too slow")
         finally:
-            if self._watchdog is not None:
-                self._watchdog.cancel()
-            sender.cancel()
+            # Stop watching first: the grace period of the turns this socket followed must
+            # start even if closing below hangs on a full socket.
             for cursor in self._cursors.values():
                 cursor.turn.unwatch(self)
             self._cursors.clear()
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
+        if self.too_slow:
+            log.info("closing a socket that took no frame for %ss", self._settings.send_timeout)
+            await self._close(CLOSE_TOO_SLOW, "too slow")
+
+    async def _close(self, code: int, reason: str) -> None:
+        """Close, but do not wait long: a close frame queues behind data a stalled peer never
+        reads."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._ws.close(code, reason), timeout=1.0)
 
     async def _receive_loop(self, sender: asyncio.Task[None]) -> None:
         while True:
@@ -137,13 +147,19 @@ class Connection:
                     )
                 )
                 continue
-            if len(text.encode("utf-8")) > self._settings.max_frame_bytes:
-                await self._ws.close(CLOSE_TOO_BIG, "frame too large")
+            if len(text.encode("utf-8", "surrogatepass")) > self._settings.max_frame_bytes:
+                await self._close(CLOSE_TOO_BIG, "frame too large")
                 return
-            if not self._bucket.take(self._loop.time()):
+            now = self._loop.time()
+            if not self._bucket.take(now):
+                # Refused frames count within a 10 s window: a flood closes the socket, a
+                # client that was briefly too eager does not accumulate strikes forever.
+                if now - self._strike_window > 10.0:
+                    self._strike_window = now
+                    self._strikes = 0
                 self._strikes += 1
                 if self._strikes > self._settings.flood_strikes:
-                    await self._ws.close(CLOSE_POLICY, "too many frames")
+                    await self._close(CLOSE_POLICY, "too many frames")
                     return
                 if self._loop.time() - self._last_warning >= 1.0:
                     self._last_warning = self._loop.time()
@@ -162,8 +178,8 @@ class Connection:
 
     async def _handle(self, frame: Start | Stop | Subscribe | Ping | Hello) -> None:
         if isinstance(frame, Start):
-            running = sum(1 for c in self._cursors.values() if not c.turn.finished)
-            if running >= self._settings.max_turns_per_socket:
+            self._started = [t for t in self._started if not t.finished]
+            if len(self._started) >= self._settings.max_turns_per_socket:
                 raise ProtocolError(
                     "too_many_turns",
                     ref=frame.ref,
@@ -171,32 +187,46 @@ class Connection:
                     "per connection.",
                 )
             turn = self._turns.start(frame, self)
+            self._started.append(turn)
             self._cursors[turn.id] = _Cursor(turn, 0)
             self.notify()
         elif isinstance(frame, Stop):
-            turn = self._turn(frame.turn)
+            turn = self._turn(frame.turn, frame.ref)
             turn.stop(USER_STOP)
         elif isinstance(frame, Subscribe):
-            turn = self._turn(frame.turn)
+            turn = self._turn(frame.turn, frame.ref)
             old = self._cursors.get(turn.id)
             if old is None:
                 turn.watch(self)
-            self._cursors[turn.id] = _Cursor(turn, min(frame.after + 1, len(turn.log)))
+            # Frames up to `after` are the client's already: start right after, even if the
+            # log has not got that far yet.
+            self._cursors[turn.id] = _Cursor(turn, frame.after + 1)
             self.notify()
         elif isinstance(frame, Ping):
             await self._send_now(pong_frame(frame.ref))
 
-    def _turn(self, turn_id: str) -> Turn:
+    def _turn(self, turn_id: str, ref: str | None) -> Turn:
         turn = self._turns.get(turn_id)
         if turn is None:
-            raise ProtocolError("unknown_turn", "No such turn here (it may have expired).")
+            raise ProtocolError(
+                "unknown_turn",
+                "This answer is no longer on the server (it restarted, or the answer expired).",
+                ref=ref,
+            )
         return turn
 
     async def _refuse(self, error: ProtocolError) -> None:
         await self._send_now(error_frame(error.code, error.message, ref=error.ref))
 
     async def _send_now(self, frame: dict[str, object]) -> None:
-        await self._ws.send_text(encode(frame))
+        """A frame outside any turn (hello, pong, errors). A client that sends but never reads
+        cannot block this socket's receive loop past send_timeout."""
+        try:
+            await asyncio.wait_for(self._ws.send_text(encode(frame)), timeout=self._settings.send_timeout)
+        except TimeoutError:
+            self.too_slow = True
+            if self._sender is not None:
+                self._sender.cancel()
 
     async def _send_loop(self) -> None:
         while True:
@@ -212,7 +242,8 @@ class Connection:
                         self._watchdog = self._loop.call_later(self._settings.send_timeout, self._watch)
                     await self._ws.send_text(frame)
                     self._sending_since = None
-                if cursor.turn.finished and cursor.next >= len(log_):
+                # (Only if a subscribe did not replace this cursor while a frame was going out.)
+                if cursor.turn.finished and cursor.next >= len(log_) and self._cursors.get(turn_id) is cursor:
                     del self._cursors[turn_id]
                     cursor.turn.unwatch(self)
 

@@ -33,7 +33,7 @@ const socket = new Socket(`${scheme}://${location.host}/ws`, {
     connection.dataset.state = state;
     connection.textContent = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…" }[state] ?? state;
   },
-  resume: () => transcript.resumable(),
+  resume: () => transcript.resumeFrames(),
 });
 
 const composer = new Composer(/** @type {HTMLFormElement} */ ($("composer")), {

@@ -9,7 +9,7 @@ const STATE_WORDS = { done: "", stopped: "Stopped", error: "Error", incomplete: 
 export class AssistantMessage {
   /**
    * @param {HTMLElement} article from #assistant-template
-   * @param {{onFrozen: (nodes: Node[]) => void}} hooks
+   * @param {{onFrozen: (nodes: Node[]) => void, onBroken: (error: unknown) => void}} hooks
    */
   constructor(article, hooks) {
     this.article = article;
@@ -57,6 +57,19 @@ export class AssistantMessage {
     this.waiting = [];
     this.setState("streaming");
     this.renderMetrics();
+  }
+
+  /** Forget what is shown, to replay the turn's log from its start. */
+  replay() {
+    this.generation += 1;
+    this.patcher.reset();
+    this.lastSeq = -1;
+    this.text = "";
+    this.chars = 0;
+    this.deltas = 0;
+    this.waiting = [];
+    this.tools.clear();
+    this.toolsEl.replaceChildren();
   }
 
   /** @param {string} state */

@@ -44,7 +44,7 @@ const FRAME_BUDGET = 8 * 1024;
 export class Patcher {
   /**
    * @param {Element} root the `[data-part="content"]` element
-   * @param {{onFrozen?: (nodes: Node[]) => void}} [hooks]
+   * @param {{onFrozen?: (nodes: Node[]) => void, onBroken?: (error: unknown) => void}} [hooks]
    */
   constructor(root, hooks = {}) {
     this.root = root;
@@ -78,6 +78,19 @@ export class Patcher {
 
   /** @param {number} budget bytes of HTML to insert before yielding to the next frame */
   drain(budget) {
+    try {
+      this.drainSome(budget);
+    } catch (error) {
+      // The page and the server disagree about this answer's DOM (a bug): drop what is
+      // queued and let the owner rebuild it from the turn's log.
+      this.queue = [];
+      console.error("inkstream: could not apply an update", error);
+      this.hooks.onBroken?.(error);
+    }
+  }
+
+  /** @param {number} budget */
+  drainSome(budget) {
     let used = 0;
     while (this.queue.length && used < budget) {
       const item = /** @type {Op | (() => void)} */ (this.queue.shift());

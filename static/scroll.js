@@ -13,9 +13,11 @@ export class Scroller {
     this.pill = pill;
     this.following = true;
     this.pending = false;
-    this.userScrolling = false;
+    // Until when a scroll counts as the user's: smooth wheel scrolling, dragging and touch
+    // momentum keep firing scroll events after the input that started them.
+    this.userUntil = 0;
     const away = () => {
-      this.userScrolling = true;
+      this.userUntil = performance.now() + 400;
     };
     box.addEventListener("wheel", (e) => {
       if (e.deltaY < 0) this.detach();
@@ -25,12 +27,17 @@ export class Scroller {
       this.detach();
       away();
     }, { passive: true });
+    this.dragging = false;
     box.addEventListener("pointerdown", (e) => {
-      // A press on the scrollbar (outside the content box) is a user scroll.
+      // A press on the scrollbar (outside the content box) is a user scroll, until released.
       if (e.offsetX > box.clientWidth) {
         this.detach();
-        away();
+        this.dragging = true;
       }
+    });
+    window.addEventListener("pointerup", () => {
+      if (this.dragging) away();
+      this.dragging = false;
     });
     box.addEventListener("keydown", (e) => {
       if (AWAY_KEYS.has(e.key)) this.detach();
@@ -38,8 +45,8 @@ export class Scroller {
     });
     box.addEventListener("scroll", () => {
       // Only a scroll the user made may re-attach, and only once it reaches the end.
-      if (!this.following && this.userScrolling && this.atEnd()) this.attach();
-      this.userScrolling = false;
+      const user = this.dragging || performance.now() < this.userUntil;
+      if (!this.following && user && this.atEnd()) this.attach();
     }, { passive: true });
     pill.addEventListener("click", () => {
       this.attach();

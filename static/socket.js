@@ -7,7 +7,7 @@ export class Socket {
   /**
    * @param {string} url
    * @param {{onFrame: (frame: Frame) => void, onState: (state: string) => void,
-   *          resume: () => Array<{turn: string, after: number}>}} handlers
+   *          resume: () => object[]}} handlers
    */
   constructor(url, handlers) {
     this.url = url;
@@ -35,10 +35,9 @@ export class Socket {
       if (frame.type === "hello") {
         this.backoff = 250;
         this.handlers.onState("open");
-        for (const { turn, after } of this.handlers.resume()) {
-          ws.send(JSON.stringify({ type: "subscribe", turn, after }));
-        }
+        // Frames queued while down first (starts the user sent), then what picks up the rest.
         for (const text of this.queue.splice(0)) ws.send(text);
+        for (const frame of this.handlers.resume()) ws.send(JSON.stringify(frame));
       }
       this.handlers.onFrame(frame);
     });
@@ -57,11 +56,15 @@ export class Socket {
     return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
   }
 
-  /** @param {object} frame */
+  /** Send now, or queue until connected. @param {object} frame @returns {boolean} sent now */
   send(frame) {
     const text = JSON.stringify(frame);
-    if (this.open && this.ws) this.ws.send(text);
-    else this.queue.push(text);
+    if (this.open && this.ws) {
+      this.ws.send(text);
+      return true;
+    }
+    this.queue.push(text);
+    return false;
   }
 
   close() {

@@ -11,7 +11,7 @@ let refCounter = 0;
 export class Transcript {
   /**
    * @param {HTMLElement} box the role="log" element
-   * @param {{send: (frame: object) => void, grew: () => void, announce: (text: string) => void,
+   * @param {{send: (frame: object) => boolean, grew: () => void, announce: (text: string) => void,
    *          model: () => string | null, streamingChanged: () => void}} env
    */
   constructor(box, env) {
@@ -25,6 +25,8 @@ export class Transcript {
     this.byRef = new Map();
     /** @type {Map<string, boolean>} a Stop pressed before the turn id was known */
     this.stopWhenStarted = new Map();
+    /** @type {Set<string>} refs of starts waiting in the socket's queue */
+    this.pendingStarts = new Set();
   }
 
   get streaming() {
@@ -55,25 +57,40 @@ export class Transcript {
         const text = nodes.map((n) => n.textContent ?? "").join(" ").trim();
         if (text) this.env.announce(text.length > 400 ? text.slice(0, 400) + "…" : text);
       },
+      onBroken: () => {
+        // Rebuild the answer from the server's log of it.
+        if (!message.turn) return;
+        message.replay();
+        this.env.send({ type: "subscribe", turn: message.turn, after: -1, ref: message.ref });
+      },
     });
     message.onShown = (frame) => this.shown(frame);
     message.retryButton.addEventListener("click", () => this.start(message));
     return message;
   }
 
-  /** Send (or re-send) the turn that produces `message`. @param {AssistantMessage} message */
-  start(message) {
+  /**
+   * Send (or re-send) the turn that produces `message`.
+   * @param {AssistantMessage} message @param {{send?: boolean}} [options]
+   */
+  start(message, { send = true } = {}) {
     if (message.turn) this.byTurn.delete(message.turn);
     message.reset();
     message.ref = `r${Date.now().toString(36)}${(refCounter++).toString(36)}`;
     this.byRef.set(message.ref, message);
-    const frame = { type: "start", ref: message.ref, messages: this.history(message) };
-    const model = this.env.model();
-    if (model) Object.assign(frame, { model });
-    this.env.send(frame);
+    // Sent while the socket is down, it waits in the socket's queue: not an orphan to restart.
+    if (send && !this.env.send(this.startFrame(message))) this.pendingStarts.add(message.ref);
     this.env.announce("The assistant is answering.");
     this.env.streamingChanged();
     this.env.grew();
+  }
+
+  /** @param {AssistantMessage} message */
+  startFrame(message) {
+    const frame = { type: "start", ref: message.ref, messages: this.history(message) };
+    const model = this.env.model();
+    if (model) Object.assign(frame, { model });
+    return frame;
   }
 
   /** The conversation before `message`, as chat messages. @param {AssistantMessage} message */
@@ -96,11 +113,22 @@ export class Transcript {
     }
   }
 
-  /** Turns still streaming, for resubscribing after a reconnect. */
-  resumable() {
-    return [...this.byTurn.entries()]
-      .filter(([, m]) => m.streaming)
-      .map(([turn, m]) => ({ turn, after: m.lastSeq }));
+  /** Frames that pick up every answer still streaming, after a reconnect: a subscribe from the
+   * last frame seen, or, for an answer whose turn never got to us, the start again. */
+  resumeFrames() {
+    const frames = [];
+    for (const entry of this.entries) {
+      if (entry.role !== "assistant" || !entry.message.streaming) continue;
+      const message = entry.message;
+      if (message.turn) {
+        frames.push({ type: "subscribe", turn: message.turn, after: message.lastSeq, ref: message.ref });
+      } else if (!this.pendingStarts.has(message.ref)) {
+        this.start(message, { send: false });
+        frames.push(this.startFrame(message));
+      }
+    }
+    this.pendingStarts.clear();
+    return frames;
   }
 
   /** @param {Frame} frame @param {number} receivedAt */
@@ -115,6 +143,7 @@ export class Transcript {
       message = this.byRef.get(frame.ref);
       if (message) {
         this.byRef.delete(frame.ref);
+        this.pendingStarts.delete(frame.ref);
         message.turn = frame.turn;
         this.byTurn.set(frame.turn, message);
         if (this.stopWhenStarted.delete(frame.ref)) this.env.send({ type: "stop", turn: frame.turn });
@@ -135,14 +164,21 @@ export class Transcript {
     this.env.grew();
   }
 
-  /** A protocol error; one naming a start we sent fails that message. @param {Frame} frame */
+  /** A protocol error; one naming a frame of a message (its start, or a resubscribe) fails that
+   * message, with Retry. @param {Frame} frame */
   onError(frame) {
-    const message = frame.ref ? this.byRef.get(frame.ref) : undefined;
-    if (!message) {
+    let message = frame.ref ? this.byRef.get(frame.ref) : undefined;
+    if (!message && frame.ref) {
+      for (const entry of this.entries) {
+        if (entry.role === "assistant" && entry.message.ref === frame.ref) message = entry.message;
+      }
+    }
+    if (!message || !message.streaming) {
       console.warn("inkstream:", frame.code, frame.message);
       return;
     }
     this.byRef.delete(frame.ref);
+    this.pendingStarts.delete(frame.ref);
     message.end({ type: "end", state: "error", error: { message: frame.message } });
     message.renderMetrics();
     this.env.announce(`Error: ${frame.message}`);

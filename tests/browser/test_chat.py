@@ -233,3 +233,39 @@ def test_a_stalled_turn_keeps_streaming_state_until_the_stream_ends(
     expect(answer).to_have_attribute("aria-busy", "true")
     page.get_by_role("button", name="Stop").click()
     expect(answer).to_have_attribute("data-state", "stopped")
+
+
+def test_a_dropped_socket_reconnects_and_loses_nothing(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
+    upstream.add("m", paced(ANSWER, per_second=40))
+    page.goto(bridge.http)
+    ask(page, "go")
+    answer = page.locator(ASSISTANT).last
+    expect(answer.locator('[data-part="content"] h1')).to_be_visible()
+    page.evaluate("window.inkstream.socket.ws.close()")  # the network blinks mid-answer
+    expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    page.wait_for_selector(DONE, timeout=30_000)
+    expect(answer).to_have_attribute("data-state", "done")
+    assert last_answer_content(page) == expected_content(ANSWER)
+    assert page.evaluate("window.inkstream.transcript.entries.at(-1).message.text") == ANSWER
+
+
+def test_an_answer_the_server_no_longer_has_ends_with_retry(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
+    upstream.add("m", paced("word " * 500, per_second=20, size=5))
+    page.goto(bridge.http)
+    ask(page, "go")
+    answer = page.locator(ASSISTANT).last
+    expect(answer.locator('[data-part="content"]')).to_contain_text("word word")
+    # As after a server restart: the turn id the page holds means nothing to the server.
+    page.evaluate(
+        """() => { const m = window.inkstream.transcript.entries.at(-1).message;
+                  m.turn = 't_gone'; window.inkstream.socket.ws.close(); }"""
+    )
+    expect(answer).to_have_attribute("data-state", "error", timeout=10_000)
+    expect(answer.get_by_role("alert")).to_contain_text("no longer on the server")
+    expect(answer.get_by_role("button", name="Retry")).to_be_visible()
+    expect(page.get_by_role("button", name="Send")).to_be_visible()

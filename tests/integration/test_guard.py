@@ -178,3 +178,34 @@ def test_pages_carry_a_strict_content_security_policy() -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "<script>" not in response.text
         assert " style=" not in response.text
+
+
+def test_dns_rebinding_is_refused_on_loopback() -> None:
+    """A page on evil.example whose name now resolves to 127.0.0.1 sends Host: evil.example."""
+    with serve() as running:
+        assert httpx.get(running.http + "/", headers={"Host": "evil.example"}).status_code == 400
+        assert raw_handshake(running.port, host="evil.example", origin="http://evil.example") == 400
+        assert raw_handshake(running.port, host=f"127.0.0.1:{running.port}", origin=running.http) == 101
+        assert httpx.get(f"http://localhost:{running.port}/").status_code == 200
+        assert httpx.get(running.http + "/").status_code == 200
+
+
+def test_allowed_hosts_can_be_configured() -> None:
+    with serve(allowed_hosts=("chat.example.com",)) as running:
+        assert httpx.get(running.http + "/", headers={"Host": "chat.example.com"}).status_code == 200
+        assert httpx.get(running.http + "/", headers={"Host": "evil.example"}).status_code == 400
+
+
+def raw_handshake(port: int, *, host: str, origin: str) -> int:
+    """The status of a WebSocket handshake sent with exactly these Host and Origin headers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            (
+                "GET /ws HTTP/1.1\r\n"
+                f"Host: {host}\r\nOrigin: {origin}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        status_line = sock.recv(4096).split(b"\r\n", 1)[0]
+    return int(status_line.split()[1])

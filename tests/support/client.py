@@ -15,10 +15,10 @@ Frame = dict[str, Any]
 
 class Client:
     def __init__(self, url: str, *, origin: str | None = None, **options: Any) -> None:
-        headers = {"Origin": origin} if origin else None
+        headers = {"Origin": origin} if origin else {}
         self._stack = contextlib.ExitStack()
         self.ws: ClientConnection = self._stack.enter_context(
-            connect(url, additional_headers=headers, open_timeout=5, **options)
+            connect(url, additional_headers=headers or None, open_timeout=5, **options)
         )
         self.hello = self.recv()
         assert self.hello["type"] == "hello", self.hello

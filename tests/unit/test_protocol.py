@@ -119,7 +119,9 @@ def test_start_at_most_max_messages() -> None:
 
 def test_stop() -> None:
     assert parse_client_frame(frame(type="stop", turn="t1")) == Stop("t1")
-    assert parse_client_frame(frame(type="stop", turn="t" * MAX_TURN_ID, ref="r")) == Stop("t" * MAX_TURN_ID)
+    assert parse_client_frame(frame(type="stop", turn="t" * MAX_TURN_ID, ref="r")) == Stop(
+        "t" * MAX_TURN_ID, "r"
+    )
 
 
 @pytest.mark.parametrize(("after", "expected"), [(None, -1), (-1, -1), (0, 0), (41, 41)])

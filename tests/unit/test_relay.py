@@ -543,3 +543,40 @@ def test_plain_words_render_with_every_frame() -> None:
     assert frame is not None
     assert frame["ops"] == [{"op": "tail", "text": " there", "depth": 0}]
     assert frame["shown"] == len("Hello there")
+
+
+def test_costly_renders_stretch_the_interval() -> None:
+    relay = make(0.0, burst=100)
+    relay.start()
+    relay.feed(ContentDelta("Some **bold"), 0.0)
+    relay.flush(0.0)
+    relay.took(0.02)  # that render took 20 ms: at most a tenth of the time goes to rendering
+    relay.feed(ContentDelta(" and `code"), 0.01)
+    relay.flush(0.01)
+    due = relay.due(0.01)
+    assert due == pytest.approx(0.2)
+
+
+def test_a_broken_render_still_ends_the_turn() -> None:
+    relay = make(0.0)
+    relay.start()
+    relay.feed(ContentDelta("text"), 0.0)
+    frame = relay.broken_end(UpstreamStreamError("Boom."))
+    assert frame["type"] == "end"
+    assert frame["state"] == "error"
+    assert frame["ops"] == []
+    assert relay.ended
+
+
+def test_an_emoji_split_across_deltas_arrives_whole() -> None:
+    relay = make(0.0, burst=100)
+    relay.start()
+    relay.feed(ContentDelta("smile \ud83d"), 0.0)
+    relay.feed(ContentDelta("\ude00 done"), 0.0)
+    frame = relay.flush(0.0)
+    assert frame is not None
+    assert frame["text"] == "smile 😀 done"
+    relay.feed(ContentDelta("half \ud83d"), 0.0)
+    (*_, end) = relay.end(0.0)
+    assert "\ufffd" in relay.renderer.source  # a half never completed becomes U+FFFD
+    assert end["shown"] == len("smile 😀 done") + len("half \ufffd")

@@ -204,7 +204,8 @@ def test_with_self_url(host: str, port: int, url: str) -> None:
     assert moved.self_url == url
     assert moved.upstream_base_url == url + "/demo/v1"
     assert base.self_url == "http://127.0.0.1:8000"  # a new object, the old one untouched
-    assert dataclasses.replace(moved, self_url=base.self_url) == base
+    assert moved.bind_host == host
+    assert dataclasses.replace(moved, self_url=base.self_url, bind_host=base.bind_host) == base
 
 
 def test_with_self_url_keeps_a_real_upstream() -> None:
@@ -242,3 +243,19 @@ def test_repr_never_shows_the_api_key() -> None:
         assert KEY not in text
         assert "very-secret" not in text
     assert "http://h/v1" in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("bind", "hosts"),
+    [("127.0.0.1", ("localhost", "127.0.0.1", "[::1]")), ("::1", ("localhost", "127.0.0.1", "[::1]")),
+     ("0.0.0.0", ("*",))],
+)  # fmt: skip
+def test_trusted_hosts_follow_the_bind_address(bind: str, hosts: tuple[str, ...]) -> None:
+    assert Settings().with_self_url(bind, 8000).trusted_hosts() == hosts
+
+
+def test_allowed_hosts_are_read_and_checked() -> None:
+    settings = Settings.from_environ({"INKSTREAM_ALLOWED_HOSTS": "chat.example.com, *.example.org"})
+    assert settings.trusted_hosts() == ("chat.example.com", "*.example.org")
+    with pytest.raises(ConfigError, match="INKSTREAM_ALLOWED_HOSTS"):
+        Settings.from_environ({"INKSTREAM_ALLOWED_HOSTS": "bad host!"})
