@@ -31,6 +31,7 @@ def escape(text: str) -> str:
 # Recently highlighted blocks, so the final render of an answer does not colour again the code
 # blocks it just coloured when each block closed. Bounded by total characters.
 CACHE_CHARS = 4 * 1024 * 1024
+MAX_LEXERS = 256
 
 
 class Highlighter:
@@ -44,13 +45,16 @@ class Highlighter:
 
     def lexer(self, lang: str) -> Lexer | None:
         key = lang.lower()
-        if key not in self._lexers:
-            try:
-                lexer = get_lexer_by_name(key, stripnl=False, stripall=False, ensurenl=False)
-            except ClassNotFound:
-                lexer = None
+        if key in self._lexers:
+            return self._lexers[key]
+        try:
+            lexer = get_lexer_by_name(key, stripnl=False, stripall=False, ensurenl=False)
+        except ClassNotFound:
+            lexer = None
+        # Model output names the languages: remember a bounded number of them.
+        if len(self._lexers) < MAX_LEXERS:
             self._lexers[key] = lexer
-        return self._lexers[key]
+        return lexer
 
     def knows(self, lang: str) -> bool:
         return bool(lang) and self.lexer(lang) is not None
