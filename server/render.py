@@ -175,6 +175,7 @@ class StreamRenderer:
         self._paragraph: _ParagraphState | None = None
         self._finished = False
         self._new_line = False
+        self._plain_checked: tuple[str, bool] | None = None
         # The live block is one paragraph or heading whose last line holds a letter: text
         # without a newline cannot change block structure, so only the live block is parsed.
         self._simple = False
@@ -841,7 +842,10 @@ class StreamRenderer:
         return not any(_LINKISH.search(word) for word in (tail[word_start:] + new).split())
 
     def _append_plain(self, new: str, ops: list[Op]) -> bool:
-        if not self._plain(new):
+        checked = self._plain_checked
+        self._plain_checked = None
+        plain = checked[1] if checked is not None and checked[0] is new else self._plain(new)
+        if not plain:
             return False
         live = self._live
         text = live.debt + new
@@ -860,7 +864,13 @@ class StreamRenderer:
         typed), so a caller pacing renders need not wait for it."""
         if not self._pending:
             return True
-        return self._mode is Mode.FENCE or self._plain("".join(self._pending))
+        if self._mode is Mode.FENCE:
+            return True
+        if len(self._pending) > 1:
+            self._pending[:] = ["".join(self._pending)]
+        # Remembered for the update() that usually follows at once.
+        self._plain_checked = (self._pending[0], self._plain(self._pending[0]))
+        return self._plain_checked[1]
 
     def _show(
         self,
