@@ -139,7 +139,8 @@ def another_site() -> Iterator[str]:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b"<!doctype html><title>elsewhere</title><p>another site</p>"
+            # No favicon request: one still in flight when the site shuts down would fail loudly.
+            body = b'<!doctype html><title>elsewhere</title><link rel="icon" href="data:,"><p>another site</p>'
             self.send_response(200)
             self.send_header("content-type", "text/html")
             self.send_header("content-length", str(len(body)))
@@ -173,10 +174,11 @@ def test_a_foreign_origin_socket_is_refused(page: Page, bridge: Running, upstrea
             })""",
             bridge.ws,
         )
+        # Leave the other site before it shuts down, so nothing of it is still loading.
+        page.goto(bridge.http)
     assert outcome == "closed 1006"
     assert any("refused a WebSocket from origin" in line for line in bridge.log), bridge.log
     # The page's own origin is let in.
-    page.goto(bridge.http)
     expect(page.locator("#connection")).to_have_attribute("data-state", "open")
 
 
