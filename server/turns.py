@@ -13,12 +13,11 @@ import asyncio
 import logging
 import secrets
 import time
-from contextlib import aclosing
 from typing import Protocol
 
 from .catalog import Catalog
 from .errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
-from .events import Done
+from .events import Done, UpstreamEvent
 from .markdown import Markdown
 from .protocol import Start, encode
 from .relay import Frame, Relay
@@ -179,31 +178,41 @@ class Turns:
                 return
             if frame is not None:
                 turn.append(frame)
-            schedule()
+            schedule(at_once=False)
 
-        def schedule() -> None:
-            # Deltas that arrive in one network read are handled before the loop runs this
-            # callback, so they share a frame without waiting for anything.
+        def schedule(*, at_once: bool = True) -> None:
             nonlocal timer
             if timer is None:
-                due = relay.due(loop.time())
-                if due is not None:
+                now = loop.time()
+                due = relay.due(now)
+                if due is None:
+                    return
+                if at_once and due <= now:
+                    # All deltas of one network read are in (they come together), so they
+                    # share this frame; sending now saves a trip round the event loop.
+                    flush()
+                else:
                     timer = loop.call_at(due, flush)
+
+        def on_events(events: list[UpstreamEvent]) -> bool:
+            # Called from the upstream connection's network callback, once per read.
+            now = loop.time()
+            for event in events:
+                relay.feed(event, now)
+                if isinstance(event, Done):
+                    return True
+            schedule()
+            if turn.too_large:
+                raise AnswerTooLarge("The answer grew past this server's size limit; it was cut off.")
+            return False
 
         error: TurnError | None = None
         stopped = False
         try:
             model = request.model or await self._catalog.default_model()
-            async with aclosing(
-                self._upstream.chat(model=model, messages=request.messages, max_tokens=request.max_tokens)
-            ) as events:
-                async for event in events:
-                    relay.feed(event, loop.time())
-                    if isinstance(event, Done):
-                        break  # some servers keep the connection open after [DONE]
-                    schedule()
-                    if turn.too_large:
-                        raise AnswerTooLarge("The answer grew past this server's size limit; it was cut off.")
+            await self._upstream.chat(
+                model=model, messages=request.messages, max_tokens=request.max_tokens, on_events=on_events
+            )
         except TurnError as failure:
             error = failure
         except asyncio.CancelledError:

@@ -11,10 +11,11 @@ import json
 import math
 import re
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from httpx_sse import ServerSentEvent
 
 from .errors import (
     UpstreamDisconnected,
@@ -27,24 +28,25 @@ from .events import ContentDelta, Done, Finish, UpstreamEvent, clean_text, parse
 from .protocol import Message
 from .settings import Settings
 from .sse import EventDecoder
+from .transport import PUMP, ResponseStream, StreamingTransport
 
 MAX_ERROR_BODY = 64 * 1024
 _KEY_SHAPE = re.compile(r"\b(?:sk|rk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}")
 
 
 def create_client(settings: Settings) -> httpx.AsyncClient:
-    """The shared client. Its limits are explicit: httpx's default of 100 connections would
-    silently cap the bridge at 100 concurrent answers."""
+    """The shared client, on our own transport (transport.py says why). Its limits are explicit:
+    httpx's default of 100 connections would silently cap the bridge at 100 concurrent answers."""
     return httpx.AsyncClient(
+        transport=StreamingTransport(
+            max_connections=settings.max_upstream_connections,
+            max_keepalive=min(200, settings.max_upstream_connections),
+        ),
         timeout=httpx.Timeout(
             connect=settings.connect_timeout,
             read=settings.idle_timeout,  # per read: a keep-alive comment resets it
             write=30.0,
             pool=settings.connect_timeout,
-        ),
-        limits=httpx.Limits(
-            max_connections=settings.max_upstream_connections,
-            max_keepalive_connections=min(200, settings.max_upstream_connections),
         ),
         follow_redirects=False,
         trust_env=False,
@@ -82,9 +84,16 @@ class Upstream:
         return [item for item in items if isinstance(item, dict) and isinstance(item.get("id"), str)]
 
     async def chat(
-        self, *, model: str, messages: tuple[Message, ...], max_tokens: int | None = None
-    ) -> AsyncGenerator[UpstreamEvent, None]:
-        """Stream one chat completion as events. Close the iterator (``aclosing``) to hang up."""
+        self,
+        *,
+        model: str,
+        messages: tuple[Message, ...],
+        max_tokens: int | None = None,
+        on_events: Callable[[list[UpstreamEvent]], bool],
+    ) -> None:
+        """Stream one chat completion. ``on_events`` gets the events of each network read as
+        it arrives and returns True to stop reading (``[DONE]``: some servers keep the
+        connection open after it). Returns when the stream has ended; cancel to hang up."""
         body: dict[str, Any] = {
             "model": model,
             "messages": [m.to_wire() for m in messages],
@@ -93,12 +102,13 @@ class Upstream:
         }
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
+        headers = self._headers("text/event-stream")
+        # Compressed event streams arrive in bursts (the compressor buffers), and decoding
+        # them costs CPU per read: ask for the bytes as they are.
+        headers["Accept-Encoding"] = "identity"
         with self._translated():
             async with self._client.stream(
-                "POST",
-                f"{self._base}/chat/completions",
-                json=body,
-                headers=self._headers("text/event-stream"),
+                "POST", f"{self._base}/chat/completions", json=body, headers=headers
             ) as response:
                 if response.status_code >= 300:
                     raw = await _read_limited(response, MAX_ERROR_BODY)
@@ -106,22 +116,28 @@ class Upstream:
                 media = response.headers.get("content-type", "").partition(";")[0].strip().lower()
                 if media == "application/json":
                     # Some servers ignore stream: true; take the whole answer as one delta.
-                    raw = await _read_limited(response, 64 * 1024 * 1024)
-                    for event in _whole_completion(raw):
-                        yield event
+                    on_events(_whole_completion(await _read_limited(response, 64 * 1024 * 1024)))
                     return
                 if media != "text/event-stream":
                     raise UpstreamProtocolError(
                         f"The upstream answered with {media or 'no content type'}, not an event stream."
                     )
                 decoder = EventDecoder()
-                async for chunk in response.aiter_bytes():
-                    for sse in decoder.feed(chunk):
-                        for event in parse_event(sse.data):
-                            yield event
-                for sse in decoder.close():
-                    for event in parse_event(sse.data):
-                        yield event
+
+                def feed(chunk: bytes) -> bool:
+                    return _deliver(decoder.feed(chunk), on_events)
+
+                stream = response.extensions.get(PUMP)
+                if isinstance(stream, ResponseStream) and not response.headers.get("content-encoding"):
+                    stopped = await stream.pump(feed)
+                else:
+                    stopped = False
+                    async for chunk in response.aiter_bytes():
+                        if feed(chunk):
+                            stopped = True
+                            break
+                if not stopped:
+                    _deliver(decoder.close(), on_events)
 
     def _translated(self) -> _Translate:
         return _Translate(self._base, self._idle, self._key)
@@ -176,6 +192,22 @@ class _Translate:
         if isinstance(error, httpx.HTTPError):
             return UpstreamDisconnected(_redact(f"Upstream request failed: {error}", self._key))
         return None
+
+
+def _deliver(events: list[ServerSentEvent], on_events: Callable[[list[UpstreamEvent]], bool]) -> bool:
+    """Parse one read's events and hand them over; what came before a bad event still goes."""
+    parsed: list[UpstreamEvent] = []
+    failure: UpstreamError | None = None
+    for sse in events:
+        try:
+            parsed += parse_event(sse.data)
+        except UpstreamError as error:
+            failure = error
+            break
+    stop = on_events(parsed) if parsed else False
+    if failure is not None:
+        raise failure
+    return stop
 
 
 async def _read_limited(response: httpx.Response, limit: int) -> bytes:

@@ -140,7 +140,9 @@ def another_site() -> Iterator[str]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             # No favicon request: one still in flight when the site shuts down would fail loudly.
-            body = b'<!doctype html><title>elsewhere</title><link rel="icon" href="data:,"><p>another site</p>'
+            body = (
+                b'<!doctype html><title>elsewhere</title><link rel="icon" href="data:,"><p>another site</p>'
+            )
             self.send_response(200)
             self.send_header("content-type", "text/html")
             self.send_header("content-length", str(len(body)))
