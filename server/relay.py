@@ -74,6 +74,7 @@ class Relay:
         self._last_render = -1e18
         self._unrendered = False
         self._shown = 0
+        self._last_frame = -1e18
         self.ended = False
 
     def start(self) -> Frame:
@@ -132,24 +133,31 @@ class Relay:
     def _render_ready(self, now: float) -> bool:
         return self._unrendered and (now >= self._last_render + self._pace or self.renderer.cheap)
 
-    def due(self, now: float) -> float | None:
-        """When the next delta frame may go out, or None if there is nothing to send."""
+    def due(self, now: float, spacing: float = 0.0) -> float | None:
+        """When the next delta frame may go out, or None if there is nothing to send.
+        ``spacing``: the least time between two frames, when the server is overloaded
+        (load.py)."""
         if self._pending_chars >= MAX_FRAME_TEXT:
             return now
         ready = self._bucket.ready_at(now)
+        if spacing:
+            ready = max(ready, self._last_frame + spacing)
         if self._text or self._tools:
             return ready
         if self._unrendered:
             return max(ready, self._last_render + self._pace)
         return None
 
-    def flush(self, now: float) -> Frame | None:
+    def flush(self, now: float, spacing: float = 0.0) -> Frame | None:
         """The delta frame for what arrived since the last one, if the rate allows it now."""
         render = self._render_ready(now)
         if not (self._text or self._tools or render):
             return None
-        if not self._bucket.take(now) and self._pending_chars < MAX_FRAME_TEXT:
+        if self._pending_chars < MAX_FRAME_TEXT and (
+            now < self._last_frame + spacing or not self._bucket.take(now)
+        ):
             return None
+        self._last_frame = now
         if not (self._text or self._tools):
             # Only a render was owed: a frame only if it changes what the page shows.
             ops = self._render(now)

@@ -18,6 +18,7 @@ from typing import Protocol
 from .catalog import Catalog
 from .errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
 from .events import Done, UpstreamEvent
+from .load import PROBE_INTERVAL, Load
 from .markdown import Markdown
 from .protocol import Start, encode
 from .relay import Frame, Relay
@@ -105,6 +106,10 @@ class Turns:
         self._catalog = catalog
         self._turns: dict[str, Turn] = {}
         self._closing = False
+        self._running = 0
+        self._load = Load(0.0)
+        self._probe: asyncio.TimerHandle | None = None
+        self._probe_due = 0.0
 
     def __len__(self) -> int:
         return len(self._turns)
@@ -122,13 +127,29 @@ class Turns:
             max_log_bytes=self._settings.max_turn_log_bytes,
         )
         self._turns[turn.id] = turn
+        self._running += 1
+        if self._probe is None:
+            self._measure()
         turn.watch(watcher)
         turn.task = asyncio.get_running_loop().create_task(self._run(turn, request), name=turn.id)
         # Cancelled before its first step, the task never enters _run's finally: finish it here.
         turn.task.add_done_callback(lambda _: self._settle(turn))
         return turn
 
+    def _measure(self) -> None:
+        """Measure how late the loop runs, every PROBE_INTERVAL while turns run (load.py)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._probe is not None:
+            self._load.observe(now - self._probe_due, now)
+        if self._running > 0:
+            self._probe_due = now + PROBE_INTERVAL
+            self._probe = loop.call_at(self._probe_due, self._measure)
+        else:
+            self._probe = None
+
     def _settle(self, turn: Turn) -> None:
+        self._running -= 1
         if not turn.finished:
             turn.finish()
             asyncio.get_running_loop().call_later(
@@ -168,7 +189,7 @@ class Turns:
                 return
             started = time.perf_counter()
             try:
-                frame = relay.flush(loop.time())
+                frame = relay.flush(loop.time(), self._load.spacing)
                 relay.took(time.perf_counter() - started)
             except Exception:
                 # A bug of ours must end the turn properly, not leave it streaming forever.
@@ -184,7 +205,7 @@ class Turns:
             nonlocal timer
             if timer is None:
                 now = loop.time()
-                due = relay.due(now)
+                due = relay.due(now, self._load.spacing)
                 if due is None:
                     return
                 if at_once and due <= now:

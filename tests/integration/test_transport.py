@@ -400,7 +400,7 @@ def test_tls(tmp_path: Path) -> None:
 
 def sse_server(
     parts: list[bytes], *, then: bytes = b"0\r\n\r\n"
-) -> Callable[[Reader, Writer], Awaitable[None]]:  # noqa: E501
+) -> Callable[[Reader, Writer], Awaitable[None]]:
     async def handler(reader: Reader, writer: Writer) -> None:
         while True:
             await read_request(reader)

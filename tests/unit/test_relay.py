@@ -7,6 +7,7 @@ page, patched with every frame's ops, shows what a one-shot render of the text s
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -198,6 +199,39 @@ def test_flush_at_due_sends() -> None:
     due = relay.due(1000.0)
     assert due is not None
     assert relay.flush(due) is not None
+
+
+def test_spacing_under_load_batches_tokens_but_never_the_first() -> None:
+    relay = make(0.0)
+    relay.start()
+    sent_at = []
+    for i in range(100):
+        now = 0.5 + i * 0.04  # 25 tokens a second
+        relay.feed(ContentDelta(f"t{i} "), now)
+        due = relay.due(now, 0.2)
+        assert due is not None
+        frame = relay.flush(now, 0.2)
+        if frame is not None:
+            sent_at.append(now)
+            assert due <= now
+        else:
+            assert due > now
+    assert sent_at[0] == 0.5  # the first token goes out at once, whatever the load
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    assert min(gaps) >= 0.2 - 1e-9
+    assert 18 <= len(sent_at) <= 22  # 4 s at one frame per 0.2 s
+    rest = relay.end(5.0)  # nothing is lost: the end carries the rest
+    assert sum(len(f.get("text", "")) for f in rest) > 0
+
+
+def test_no_spacing_is_the_plain_rate() -> None:
+    relay = make(0.0)
+    relay.start()
+    relay.feed(ContentDelta("a"), 0.0)
+    assert relay.due(0.0, 0.0) == 0.0
+    assert relay.flush(0.0, 0.0) is not None
+    relay.feed(ContentDelta("b"), 0.001)
+    assert relay.flush(0.001, 0.0) is not None  # within the burst
 
 
 # ------------------------------------------------------------------ tool calls
