@@ -47,14 +47,16 @@ PROSE = (
 
 def code_block(lang: str, n: int, lines: int) -> str:
     body = {
+        # Every block differs (n): a one-shot render highlights each block once, and would
+        # colour a repeated block only once, which no real answer would let it do.
         "python": lambda i: (
-            f"    total_{i} = compute(values[{i}], scale={i % 7}, label='row {i}')  # step {i}"
+            f"    total_{i} = compute(values[{i}], scale={i % 7}, label='row {n}.{i}')  # step {i}"
         ),
         "sql": lambda i: (
             f"SELECT id, name, amount_{i % 5} FROM orders_{n} WHERE amount > {i} AND status = 'open';"
         ),
         "typescript": lambda i: (
-            f"  const value{i}: number = await client.fetch(`/items/{i}`, {{ retries: {i % 3} }});"
+            f"  const value{i}: number = await client.fetch(`/items/{n}/{i}`, {{ retries: {i % 3} }});"
         ),
     }[lang]
     head = {"python": "def pipeline(values):", "sql": "-- report", "typescript": "async function load() {"}[

@@ -125,6 +125,13 @@ def heal(src: str, *, tables: bool = True) -> Healed:
     return Healed(text, opened, clean and body_clean)
 
 
+def heal_inline(text: str) -> Healed:
+    """Healing for inline text alone: the growing end of a paragraph, after a point before which
+    nothing is open (``balanced_points``). There is no block syntax there to hold back."""
+    body, opened, clean = _heal_inline(text)
+    return Healed(body, opened, clean)
+
+
 def _only_block_syntax(line: str) -> bool:
     """A line still being typed that so far holds only block markers: ``-``, ``1.``, ``> -``,
     ``##``, ``|--``, ``- [x``, a fence or setext underline in the making."""

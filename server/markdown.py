@@ -24,6 +24,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.footnote import footnote_plugin
@@ -86,11 +87,34 @@ class Markdown:
         _install_render_rules(md)
         self.md = md
 
+        # The core chain split in two: block structure, then everything that fills in inline
+        # content (inline, linkify, ..., footnote_tail), so a caller can do the second part
+        # only for the blocks it needs.
+        rules = [(rule.name, rule.fn) for rule in md.core.ruler.__rules__ if rule.enabled]
+        self._block_rules = [fn for name, fn in rules if name in ("normalize", "block")]
+        self._inline_rules = [fn for name, fn in rules if name not in ("normalize", "block")]
+
     def _highlight(self, code: str, lang: str, attrs: str) -> str:
         return self.highlighter.block(code, lang)
 
     def parse(self, src: str, env: EnvType) -> list[Token]:
         return self.md.parse(src, env)
+
+    def parse_blocks(self, src: str, env: EnvType) -> list[Token]:
+        """Block structure only: ``inline`` tokens hold their content, not yet parsed. Reference
+        and footnote definitions are collected into ``env``, as a full parse does."""
+        state = StateCore(src, self.md, env)
+        for rule in self._block_rules:
+            rule(state)
+        return state.tokens
+
+    def fill_inline(self, tokens: list[Token], env: EnvType) -> None:
+        """Finish ``tokens`` from parse_blocks() as the rest of a full parse would (each block
+        on its own: only footnotes, which are numbered across the answer, need them all)."""
+        state = StateCore("", self.md, env)
+        state.tokens = tokens
+        for rule in self._inline_rules:
+            rule(state)
 
     def render_tokens(self, tokens: Sequence[Token], env: EnvType) -> str:
         return str(self.md.renderer.render(tokens, self.md.options, env))
@@ -102,11 +126,19 @@ class Markdown:
         return renderer.renderToken(tokens, index, self.md.options, {})
 
     def render_inline(self, text: str, env: EnvType) -> str:
-        """Inline HTML of paragraph text (the footnote tail a parse may append left out)."""
+        """Inline HTML of paragraph text (the footnote tail a parse may append left out).
+
+        ``parseInline`` without its first two rules: the text is normalised already (the
+        renderer's feed() does it) and is one inline token by definition."""
         renderer = self.md.renderer
         assert isinstance(renderer, RendererHTML)
-        tokens = self.md.parseInline(text, env)
-        return renderer.renderInline(tokens[0].children or [], self.md.options, env)
+        token = Token("inline", "", 0, content=text, map=[0, 1], children=[])
+        state = StateCore(text, self.md, env)
+        state.inlineMode = True
+        state.tokens = [token]
+        for rule in self._inline_rules:
+            rule(state)
+        return renderer.renderInline(token.children or [], self.md.options, env)
 
     def render(self, src: str, env: EnvType | None = None) -> str:
         """The one-shot render: what a finished answer must look like."""

@@ -42,7 +42,7 @@ from .blocks import (
     loosen,
     top_level,
 )
-from .heal import Healed, balanced_points, heal
+from .heal import Healed, balanced_points, heal, heal_inline
 from .highlight import escape
 from .markdown import Markdown
 
@@ -57,8 +57,9 @@ HIGHLIGHT_CHARS = 600
 # A paragraph line longer than this streams as a container: its beginning, up to a word before
 # which nothing is open, freezes as inline HTML and only the rest is parsed per update.
 PARAGRAPH_MIN = 120
-PARAGRAPH_KEEP = 40  # characters left live after a freeze (room for what is still open)
+PARAGRAPH_KEEP = 16  # characters left live after a freeze
 
+_BLANK_LINE = re.compile(r"[ \t]*\n")
 _INERT = re.compile(r"[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@]")
 _INERT_RUN = re.compile(r"(?:[^\W_]|[ ,;?'\"%!=+$^{}()\-.:/@])+")
 _LINKISH = re.compile(r"[.:@/]\S*[^\W_]")
@@ -111,6 +112,22 @@ class _Live:
     debt: str = ""  # white space the render trimmed off the end, owed to the next append
 
 
+_MARK = "\x00inkstream:inline\x00"  # no source holds a NUL (feed() replaces it)
+
+
+@dataclass
+class _Growth:
+    """A live block whose last line is paragraph text: text arriving without a newline only
+    grows the content of its last inline."""
+
+    before: str  # the block's HTML before that inline's content
+    after: str  # ... and after it
+    head: str  # the inline's content before the source's last line (earlier lines)
+    cut: int  # where in the source's last line the content starts (after ">", "- ", indent)
+    frozen: int = 0  # characters of the content rendered once and kept
+    frozen_html: str = ""
+
+
 @dataclass
 class _ListState:
     open_html: str
@@ -119,6 +136,7 @@ class _ListState:
     loose: bool = False
     items_html: list[str] = field(default_factory=list)
     simple: bool = False  # the tail is one item whose last line holds a letter
+    growth: _Growth | None = None  # ... and ends with paragraph text
 
 
 @dataclass
@@ -180,6 +198,8 @@ class StreamRenderer:
         # without a newline cannot change block structure, so only the live block is parsed.
         self._simple = False
         self._simple_kind = ""
+        # The live block's last inline, re-rendered from its growing end (see _Growth).
+        self._growth: _Growth | None = None
         self.stats = RenderStats()
 
     # ----------------------------------------------------------------- public
@@ -276,6 +296,7 @@ class StreamRenderer:
                 return self._enter_paragraph(ops)
             return self._simple_step(ops, tail)
         self._simple = False
+        self._growth = None
         if not tail.strip():
             self._show(ops, "")
             return False
@@ -325,7 +346,7 @@ class StreamRenderer:
         self._show(ops, html, healed=healed, fast=fast)
         self._simple = (
             len(spans) == 1
-            and kind in ("paragraph_open", "heading_open")
+            and kind in ("paragraph_open", "heading_open", "blockquote_open")
             and tail.lstrip()[:1] not in ("|", "[")
             and any(ch.isalpha() for ch in tail.rsplit("\n", 1)[-1])
         )
@@ -334,6 +355,18 @@ class StreamRenderer:
         return False
 
     def _simple_step(self, ops: list[Op], tail: str) -> bool:
+        if self._simple_kind != "heading_open":
+            # Only the last line grew: only the end of the block's last inline can change.
+            if self._growth is None:
+                env = self._scratch_env()
+                tokens = self._parse(tail, env)
+                spans = top_level(tokens)
+                if len(spans) == 1:
+                    self._growth = self._growth_of(tokens, spans[0].first, spans[0].last, tail, env)
+            if self._growth is not None:
+                html, healed = self._grow(self._growth, tail)
+                self._show(ops, html, healed=healed, fast=True)
+                return False
         healed = heal(tail)
         env = self._scratch_env()
         tokens = self._parse(healed.text, env)
@@ -344,6 +377,52 @@ class StreamRenderer:
         html = self._render(tokens[spans[0].first : spans[-1].last], env)
         self._show(ops, html, healed=healed, fast=len(spans) == 1 and _ends_in_text(tokens, spans[-1]))
         return False
+
+    def _growth_of(
+        self, tokens: list[Token], first: int, last: int, source: str, env: dict[str, Any]
+    ) -> _Growth | None:
+        """The live block ``tokens[first:last]`` (parsed from ``source``) as a _Growth, if it
+        ends with paragraph text on the source's last line."""
+        index = last - 1
+        while index > first and tokens[index].nesting < 0:
+            index -= 1
+        inline = tokens[index]
+        if inline.type != "inline" or index == first or tokens[index - 1].type != "paragraph_open":
+            return None
+        line = source.rsplit("\n", 1)[-1].rstrip()
+        content = inline.content
+        last_line = content.rsplit("\n", 1)[-1]
+        if not last_line or not line.endswith(last_line) or content.lstrip()[:1] in ("|", "["):
+            return None
+        children = inline.children
+        inline.children = [Token("text", "", 0, content=_MARK)]
+        try:
+            parts = self._render(tokens[first:last], env).split(_MARK)
+        finally:
+            inline.children = children
+        if len(parts) != 2:
+            return None
+        return _Growth(
+            parts[0], parts[1], content[: len(content) - len(last_line)], len(line) - len(last_line)
+        )
+
+    def _grow(self, growth: _Growth, source: str) -> tuple[str, Healed]:
+        """The live block's HTML after its last line grew to the end of ``source``: the
+        inline's beginning up to a word before which nothing is open is rendered once and kept
+        (as a long paragraph's is), only the rest is parsed."""
+        content = growth.head + source.rsplit("\n", 1)[-1][growth.cut :]
+        rest = content[growth.frozen :]
+        if len(rest) >= 2 * PARAGRAPH_KEEP:
+            points = [p for p in balanced_points(rest) if PARAGRAPH_KEEP <= p <= len(rest) - PARAGRAPH_KEEP]
+            points = [p for p in points if "\n" not in rest[p - 1 : p + 1]]
+            if points:
+                cut = points[-1]
+                growth.frozen_html += self._inline(rest[:cut])
+                growth.frozen += cut
+                rest = rest[cut:]
+        healed = heal_inline(rest)
+        html = growth.before + growth.frozen_html + self._inline(healed.text.rstrip()) + growth.after
+        return html, healed
 
     @staticmethod
     def _container(first: Token, lines: Lines, line: int) -> bool:
@@ -395,6 +474,10 @@ class StreamRenderer:
         assert state is not None
         tail = self._tail
         if self._new_line or "\n" in tail:
+            newline = tail.find("\n")
+            blank = _BLANK_LINE.match(tail, newline + 1)
+            if blank is not None:
+                return self._end_paragraph(ops, newline, blank.end())
             return self._leave_paragraph(ops)
         if len(tail) >= 2 * PARAGRAPH_KEEP:
             points = [p for p in balanced_points(tail) if PARAGRAPH_KEEP <= p <= len(tail) - PARAGRAPH_KEEP]
@@ -411,7 +494,25 @@ class StreamRenderer:
         self._show(ops, _WRAP_OPEN + state.live + _WRAP_CLOSE, healed=healed, fast=True, inline=True)
         return False
 
-    def _leave_paragraph(self, ops: list[Op]) -> bool:
+    def _end_paragraph(self, ops: list[Op], newline: int, end: int) -> bool:
+        """A blank line ended the paragraph: nothing after it can change it, and its beginning
+        is rendered already, so it freezes with one more parse of its end only."""
+        state = self._paragraph
+        assert state is not None
+        rest = self._tail[:newline]
+        html = "<p>" + "".join(state.frozen) + self._inline(rest.strip()) + "</p>\n"
+        self._leave_paragraph(ops, keep_shelf=True)
+        source = "".join(self._shelf) + self._tail[:end]
+        self._shelf.clear()
+        self._tail = self._tail[end:]
+        self._freeze_or_append(ops, [html])
+        self._committed.append(source)
+        self._blocks.append(html)
+        self._sources.append(source.rstrip())
+        self.stats.frozen_blocks += 1
+        return True
+
+    def _leave_paragraph(self, ops: list[Op], *, keep_shelf: bool = False) -> bool:
         """Back to a plain live paragraph (a newline came: it may end, or turn into something
         else). The page keeps its nodes; only the live part loses its wrapper."""
         state = self._paragraph
@@ -422,8 +523,9 @@ class StreamRenderer:
         ops.append({"op": "live", "html": inner})
         ops.append({"op": "leave"})
         self._live = _Live("<p>" + "".join(state.frozen) + inner + "</p>\n")
-        self._tail = "".join(self._shelf) + self._tail
-        self._shelf.clear()
+        if not keep_shelf:
+            self._tail = "".join(self._shelf) + self._tail
+            self._shelf.clear()
         self._paragraph = None
         self._mode = Mode.NORMAL
         return True
@@ -452,12 +554,18 @@ class StreamRenderer:
         assert state is not None
         if state.simple and not self._new_line:
             # Only the live item's last line grew: items, looseness and where the list ends
-            # cannot have changed, so only the live item is parsed.
+            # cannot have changed, so only the end of the item's last inline is parsed (or,
+            # when the item does not end in paragraph text, the item).
+            if state.growth is not None:
+                html, healed = self._grow(state.growth, self._tail)
+                self._show(ops, html, healed=healed, fast=True)
+                return False
             healed = heal(self._tail)
             html, fast = self._render_items(healed.text, state.loose)
             self._show(ops, html, healed=healed, fast=fast)
             return False
         state.simple = False
+        state.growth = None
         region = self._tail
         env = self._scratch_env()
         tokens = self._parse(region, env)
@@ -496,6 +604,8 @@ class StreamRenderer:
         # words land in the wrong place.
         fast = fast and len(spans) == 1
         state.simple = len(spans) == 1 and keep == len(items) - 1 and _has_letter(region.rsplit("\n", 1)[-1])
+        if state.simple:
+            state.growth = self._growth_of(tokens, items[keep].first, items[-1].last, live_src, env)
         if live_start:
             self._shelve(live_start)
         self._show(ops, html, healed=healed, fast=fast)
@@ -799,21 +909,38 @@ class StreamRenderer:
     # ------------------------------------------------------------- the end
 
     def _reconcile(self, ops: list[Op]) -> None:
+        """The one-shot render of the whole answer, block by block against what is frozen.
+
+        The whole text is parsed once for its block structure; a block's inline content is
+        parsed again only if the block could differ from its frozen copy: its source is not
+        the one frozen, or it holds a "[" and the answer defines references (which a block
+        frozen before their definition could not resolve). Footnotes are numbered across the
+        answer, so an answer with any gets the full parse."""
         source = "".join(self._committed)
         env = self._fresh_env()
-        tokens = self._parse(source, env)
+        self.stats.parses += 1
+        self.stats.parsed_chars += len(source)
+        whole = "[^" in source
+        tokens = self._md.parse(source, env) if whole else self._md.parse_blocks(source, env)
         spans = top_level(tokens)
         lines = Lines(source)
+        references = bool(env.get("references"))
         final = []
         for index, span in enumerate(spans):
             text = _span_source(lines, span)
-            # A block's HTML depends on its source and, through references and footnotes,
-            # on the rest of the answer; with no "[" it cannot differ from its frozen copy.
-            if index < len(self._sources) and self._sources[index] == text and "[" not in text:
+            if (
+                index < len(self._sources)
+                and self._sources[index] == text
+                and not (references and "[" in text)
+                and not (whole and "[" in text)
+            ):
                 final.append(self._blocks[index])
                 self.stats.reused += 1
             else:
-                final.append(self._render(tokens[span.first : span.last], env))
+                block = tokens[span.first : span.last]
+                if not whole:
+                    self._md.fill_inline(block, env)
+                final.append(self._render(block, env))
         end = spans[-1].last if spans else 0
         if end < len(tokens):  # the footnote section: a block of its own, at the very end
             final.append(self._render(tokens[end:], env))

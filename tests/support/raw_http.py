@@ -60,6 +60,7 @@ class RawServer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def __enter__(self) -> RawServer:
         self._thread.start()
@@ -89,6 +90,9 @@ class RawServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
         try:
             await self._handler(reader, writer)
             await writer.drain()
@@ -96,8 +100,11 @@ class RawServer:
             pass  # the client left: what a test about clients leaving expects
         except Exception as error:
             self.errors.append(error)
+        except asyncio.CancelledError:
+            pass  # the server is stopping
         finally:
             self._writers.discard(writer)
+            self._tasks.discard(task)
             writer.close()
 
     async def _stop(self) -> None:
@@ -105,4 +112,7 @@ class RawServer:
         self._server.close()
         for writer in list(self._writers):
             writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()

@@ -29,6 +29,7 @@ KNOWN_FLASHES = {
     356: "intraword single '*'",
     429: "intraword single '*' inside strong",
     461: "'*_foo_*': same-run nesting",
+    475: "'*' whose closer is inside a half-typed HTML tag",
     463: "'_*foo*_': same-run nesting",
     476: "'**' inside a quoted attribute-like string",
     477: "'__' inside a quoted attribute-like string",
