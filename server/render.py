@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from markdown_it.common.utils import mdTrim
+from markdown_it.rules_block.table import MAX_AUTOCOMPLETED_CELLS, escapedSplit
 from markdown_it.token import Token
 
 from .blocks import (
@@ -148,6 +150,7 @@ class _TableState:
     # The tail is one row being typed: text without a newline only changes its cells.
     simple: bool = False
     cells: dict[str, str] = field(default_factory=dict)  # cell source -> HTML, live row only
+    autocompleted: int = 0  # empty cells added to short rows (markdown-it caps them)
 
 
 @dataclass
@@ -256,10 +259,9 @@ class StreamRenderer:
         if self._mode is Mode.FENCE:
             self._end_fence(ops, len(self._tail))
         elif self._mode is Mode.LIST:
-            self._end_list(ops, len(self._tail))
+            self._end_list(ops, self._container_end())
         elif self._mode is Mode.TABLE:
-            assert self._table is not None
-            self._end_table(ops, len(self._tail))
+            self._end_table(ops, self._container_end())
         if self._tail:
             self._commit(ops, self._tail)
             self._tail = ""
@@ -643,20 +645,47 @@ class StreamRenderer:
         self.stats.rewrites += 1
 
     def _end_list(self, ops: list[Op], end: int) -> bool:
+        """The list is over. Its items froze from parses that held each of them whole, so if
+        the finished list has the structure that streamed (same opening tag, as loose or
+        tight, no fewer items) they stand, and only the items not frozen yet are rendered.
+        Otherwise (rare) the whole list is rendered and replaces what streamed."""
         state = self._list
         assert state is not None
-        tokens, spans, htmls = self._final_render("".join(self._shelf) + self._tail[:end])
+        source = "".join(self._shelf) + self._tail[:end]
+        tokens = self._blocks_of(source)
+        spans = top_level(tokens)
+        htmls: list[str] = []
         matched = False
         if len(spans) == 1 and is_list(tokens[spans[0].first]):
-            items = children(tokens, spans[0], 1, "list_item_open")
-            final = [self._render(tokens[i.first : i.last], self._env) for i in items]
-            open_html = self._md.render_token(tokens, spans[0].first)
-            matched = open_html == state.open_html and final[: len(state.items_html)] == state.items_html
+            span = spans[0]
+            items = children(tokens, span, 1, "list_item_open")
+            done = len(state.items_html)
+            matched = (
+                len(items) >= done
+                and self._md.render_token(tokens, span.first) == state.open_html
+                and list_is_loose(tokens, span, items, Lines(source)) == state.loose
+            )
             if matched:
-                self._close_container(ops, final[len(state.items_html) :])
+                rest = []
+                for item in items[done:]:
+                    self._md.fill_inline(tokens[item.first : item.last], self._env)
+                    rest.append(self._render(tokens[item.first : item.last], self._env))
+                close = self._md.render_token(tokens, span.last - 1)
+                htmls = [state.open_html + "".join(state.items_html) + "".join(rest) + close]
+                self._close_container(ops, rest)
+        if not matched:
+            self._md.fill_inline(tokens, self._env)
+            htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
         self._end_container(ops, end, htmls, matched)
         self._list = None
         return True
+
+    def _blocks_of(self, source: str) -> list[Token]:
+        """Block structure of a finished container's source, with the answer's env (a
+        definition inside the container counts from now on)."""
+        self.stats.parses += 1
+        self.stats.parsed_chars += len(source)
+        return self._md.parse_blocks(source, self._env)
 
     # ----------------------------------------------------------------- tables
 
@@ -684,6 +713,27 @@ class StreamRenderer:
             return self._table_row_step(ops, state)
         state.simple = False
         state.cells.clear()
+        # Finished lines that can only be rows (they start with a pipe) are rows: built here
+        # as the table rule builds them, without parsing the table again.
+        built: list[str] = []
+        tail = self._tail
+        pos = 0
+        while (newline := tail.find("\n", pos)) >= 0:
+            row = self._row(state, tail[pos:newline])
+            if row is None:
+                break
+            built.append(row)
+            pos = newline + 1
+        if built:
+            self._freeze_or_append(ops, built)
+            state.rows_html.extend(built)
+            self._shelve(pos)
+        if "\n" not in self._tail and _PIPE_LED.match(self._tail):
+            state.simple = True
+            return self._table_row_step(ops, state)
+        if not self._tail:
+            self._show(ops, "")
+            return False
         region = state.header_src + self._tail
         offset = len(state.header_src)
         env = self._scratch_env()
@@ -726,27 +776,42 @@ class StreamRenderer:
 
     def _table_row_step(self, ops: list[Op], state: _TableState) -> bool:
         """The row being typed, cell by cell, without parsing the table: only its last cell
-        usually changed."""
+        usually changed. Cells not typed yet stay off, so the last one shown is the one being
+        typed, and plain words go straight into it (the fast path)."""
         healed = heal(self._tail, tables=False)
-        body = healed.text.strip()
-        if body.startswith("|"):
-            body = body[1:]
-        if body.endswith("|") and not body.endswith("\\|"):
-            body = body[:-1]
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", body)][: len(state.aligns)]
-        env = {"references": self._env.get("references", {})}
         parts = ["<tr>\n"]
-        for opening, cell in zip(state.aligns, cells, strict=False):
+        for opening, cell in zip(state.aligns, _cells(healed.text), strict=False):
             if not cell:
                 break
-            inner = state.cells.get(cell)
-            if inner is None:
-                inner = str(self._md.md.renderInline(cell, dict(env)))
-                state.cells[cell] = inner
-            parts.append(f"{opening}{inner}</td>\n")
+            parts.append(f"{opening}{self._cell(state, cell)}</td>\n")
         html = "".join(parts) + "</tr>\n" if len(parts) > 1 else ""
         self._show(ops, html, healed=healed, fast=_typing_in_a_cell(healed))
         return False
+
+    def _row(self, state: _TableState, line: str) -> str | None:
+        """A finished body line that starts with a pipe, as markdown-it's table rule makes it
+        (rules_block/table.py); None for anything else, which the parse path decides."""
+        if not _PIPE_LED.match(line):
+            return None
+        cells = _cells(line)
+        state.autocompleted += len(state.aligns) - len(cells)
+        if state.autocompleted > MAX_AUTOCOMPLETED_CELLS:
+            return None
+        parts = ["<tr>\n"]
+        for index, opening in enumerate(state.aligns):
+            cell = cells[index] if index < len(cells) else ""
+            parts.append(f"{opening}{self._cell(state, cell) if cell else ''}</td>\n")
+        parts.append("</tr>\n")
+        return "".join(parts)
+
+    def _cell(self, state: _TableState, source: str) -> str:
+        inner = state.cells.get(source)
+        if inner is None:
+            self.stats.parses += 1
+            self.stats.parsed_chars += len(source)
+            inner = self._md.render_inline(source, {"references": self._env.get("references", {})})
+            state.cells[source] = inner
+        return inner
 
     @staticmethod
     def _pending_after(lines: Lines, row: Span) -> bool:
@@ -754,17 +819,30 @@ class StreamRenderer:
         return row.line + 1 < len(lines)
 
     def _end_table(self, ops: list[Op], end: int) -> bool:
+        """The table is over: as for lists, what froze stands if the finished table has the
+        rows that streamed (a table with no body rows has no <tbody>: that one is replaced)."""
         state = self._table
         assert state is not None
-        tokens, spans, htmls = self._final_render("".join(self._shelf) + self._tail[:end])
+        source = "".join(self._shelf) + self._tail[:end]
+        tokens = self._blocks_of(source)
+        spans = top_level(tokens)
+        htmls: list[str] = []
         matched = False
         if len(spans) == 1 and tokens[spans[0].first].type == "table_open":
             rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
-            final = [self._render(tokens[r.first : r.last], self._env) for r in rows]
-            shown = state.open_html.replace("</tbody>", "".join(final) + "</tbody>", 1)
-            matched = shown == htmls[0] and final[: len(state.rows_html)] == state.rows_html
+            done = len(state.rows_html)
+            matched = bool(rows) and len(rows) >= done
             if matched:
-                self._close_container(ops, final[len(state.rows_html) :])
+                rest = []
+                for row in rows[done:]:
+                    self._md.fill_inline(tokens[row.first : row.last], self._env)
+                    rest.append(self._render(tokens[row.first : row.last], self._env))
+                body = "".join(state.rows_html) + "".join(rest)
+                htmls = [state.open_html.replace("</tbody>", body + "</tbody>", 1)]
+                self._close_container(ops, rest)
+        if not matched:
+            self._md.fill_inline(tokens, self._env)
+            htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
         self._end_container(ops, end, htmls, matched)
         self._table = None
         return True
@@ -874,6 +952,16 @@ class StreamRenderer:
         if size:
             self._shelf.append(self._tail[:size])
             self._tail = self._tail[size:]
+
+    def _container_end(self) -> int:
+        """Where in the tail the open list or table ends, once no more text will come: a
+        block after it may still have been undecided."""
+        shelf = "".join(self._shelf)
+        source = shelf + self._tail
+        spans = top_level(self._md.parse_blocks(source, self._scratch_env()))
+        if len(spans) < 2:
+            return len(self._tail)
+        return max(0, Lines(source).offset(spans[1].line) - len(shelf))
 
     def _final_render(self, src: str) -> tuple[list[Token], list[Span], list[str]]:
         tokens = self._parse(src, self._env)
@@ -1080,6 +1168,21 @@ def _line_content(line: str) -> str:
 
 def _has_letter(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
+
+
+# A table body line that can be nothing but a row: a pipe first, at most 3 spaces before it.
+_PIPE_LED = re.compile(r" {0,3}\|")
+
+
+def _cells(line: str) -> list[str]:
+    """A row's cells as markdown-it's table rule splits them: pipes escaped with a backslash
+    are text, outer pipes are dropped, each cell is trimmed."""
+    columns = escapedSplit(mdTrim(line))
+    if columns and columns[0] == "":
+        columns.pop(0)
+    if columns and columns[-1] == "":
+        columns.pop()
+    return [mdTrim(column) for column in columns]
 
 
 def _typing_in_a_cell(healed: Healed | None) -> bool:

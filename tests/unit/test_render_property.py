@@ -43,12 +43,17 @@ loose = st.lists(sentence, min_size=2, max_size=4).map(lambda items: "\n\n".join
 nested = st.tuples(sentence, bullet).map(
     lambda t: f"1. {t[0]}\n" + "\n".join("   " + line for line in t[1].split("\n"))
 )
+cell = st.one_of(inline, st.just(""), st.sampled_from(["a \\| b", "a \\\\| b", "`x|y`", "\\", " pad "]))
+row = st.tuples(
+    st.sampled_from(["", " ", "   "]), st.lists(cell, min_size=1, max_size=5), st.booleans(), st.booleans()
+).map(lambda t: t[0] + ("| " if t[2] else "") + " | ".join(t[1]) + (" |" if t[3] else ""))
 table = st.tuples(
-    st.integers(1, 4), st.lists(st.lists(words, min_size=1, max_size=4), min_size=0, max_size=6)
+    st.integers(1, 4),
+    st.lists(st.sampled_from([" --- ", ":---", "---:", " :-: "]), min_size=4, max_size=4),
+    st.lists(row, min_size=0, max_size=6),
 ).map(
     lambda t: "\n".join(
-        ["| " + " | ".join(f"h{i}" for i in range(t[0])) + " |", "|" + "|".join([" --- "] * t[0]) + "|"]
-        + ["| " + " | ".join(row) + " |" for row in t[1]]
+        ["| " + " | ".join(f"h{i}" for i in range(t[0])) + " |", "|" + "|".join(t[1][: t[0]]) + "|", *t[2]]
     )
 )
 fence = st.tuples(
