@@ -94,7 +94,7 @@ def heal(src: str, *, tables: bool = True) -> Healed:
         return Healed(src, 0, True)
 
     clean = True
-    if partial and _only_block_syntax(partial):
+    if partial and only_block_syntax(partial):
         lines = lines[:-1]
         lines.append("")
         clean = False
@@ -132,7 +132,7 @@ def heal_inline(text: str) -> Healed:
     return Healed(body, opened, clean)
 
 
-def _only_block_syntax(line: str) -> bool:
+def only_block_syntax(line: str) -> bool:
     """A line still being typed that so far holds only block markers: ``-``, ``1.``, ``> -``,
     ``##``, ``|--``, ``- [x``, a fence or setext underline in the making."""
     pos = 0

@@ -44,7 +44,7 @@ from .blocks import (
     loosen,
     top_level,
 )
-from .heal import Healed, balanced_points, heal, heal_inline
+from .heal import Healed, balanced_points, heal, heal_inline, only_block_syntax
 from .highlight import escape
 from .markdown import Markdown
 
@@ -196,6 +196,7 @@ class StreamRenderer:
         self._paragraph: _ParagraphState | None = None
         self._finished = False
         self._new_line = False
+        self._held_line = False  # update() left a line ending for the next update
         self._plain_checked: tuple[str, bool] | None = None
         # The live block is one paragraph or heading whose last line holds a letter: text
         # without a newline cannot change block structure, so only the live block is parsed.
@@ -239,13 +240,44 @@ class StreamRenderer:
             return []
         new = "".join(self._pending)
         self._pending.clear()
-        self._new_line = "\n" in new
         self.stats.updates += 1
         ops: list[Op] = []
-        if not self._append_plain(new, ops):
+        newline = new.find("\n")
+        if (
+            newline >= 0
+            and (newline == 0 or not self._held_line)  # text before it ends a held line's successor
+            and self._growing()
+            and _contentless(new[newline + 1 :])
+        ):
+            # A line ended and nothing of the next one shows yet (it is empty, or only list
+            # or quote markers so far): what is on screen cannot change until it does. Show
+            # the end of the line, and leave the rest for the next update to look at whole.
+            if newline:
+                self._step(new[:newline], ops, new_line=False)
+            self._tail += new[newline:]
+            self._held_line = True
+            self._live.fast = False  # words typed next start the new line, not this one
+            return ops
+        self._step(new, ops, new_line="\n" in new or self._held_line)
+        self._held_line = False
+        return ops
+
+    def _step(self, new: str, ops: list[Op], *, new_line: bool) -> None:
+        self._new_line = new_line
+        if new_line or not self._append_plain(new, ops):
             self._tail += new
             self._advance(ops)
-        return ops
+
+    def _growing(self) -> bool:
+        """Whether the live part is a block whose last line is being typed, and nothing else
+        (the states in which a line ending can be held, see update())."""
+        if self._mode is Mode.PARAGRAPH:
+            return True
+        if self._mode is Mode.NORMAL:
+            return self._simple and self._growth is not None
+        if self._mode is Mode.LIST:
+            return self._list is not None and self._list.growth is not None
+        return False
 
     def finish(self) -> list[Op]:
         """Freeze everything and reconcile with the one-shot render of the whole text."""
@@ -335,6 +367,20 @@ class StreamRenderer:
                 return self._enter_list(ops, tokens, spans[0])
             return self._enter_table(ops, tokens, spans[0], lines)
         kind = tokens[spans[0].first].type
+        self._simple = (
+            len(spans) == 1
+            and kind in ("paragraph_open", "heading_open", "blockquote_open")
+            and tail.lstrip()[:1] not in ("|", "[")
+            and any(ch.isalpha() for ch in tail.rsplit("\n", 1)[-1])
+        )
+        # A paragraph of one line only: soft line breaks and what ends a paragraph stay NORMAL.
+        self._simple_kind = kind if "\n" not in tail else ""
+        if self._simple and kind != "heading_open":
+            self._growth = self._growth_of(tokens, spans[0].first, spans[0].last, tail, env)
+            if self._growth is not None:
+                html, grown = self._grow(self._growth, tail)
+                self._show(ops, html, healed=grown, fast=True)
+                return False
         healed = Healed(tail, 0, True) if kind == "code_block" else heal(tail)
         if healed.text != tail:
             env = self._scratch_env()
@@ -346,14 +392,6 @@ class StreamRenderer:
         html = self._render(tokens[spans[0].first : spans[-1].last], env)
         fast = len(spans) == 1 and _ends_in_text(tokens, spans[-1])
         self._show(ops, html, healed=healed, fast=fast)
-        self._simple = (
-            len(spans) == 1
-            and kind in ("paragraph_open", "heading_open", "blockquote_open")
-            and tail.lstrip()[:1] not in ("|", "[")
-            and any(ch.isalpha() for ch in tail.rsplit("\n", 1)[-1])
-        )
-        # A paragraph of one line only: soft line breaks and what ends a paragraph stay NORMAL.
-        self._simple_kind = kind if "\n" not in tail else ""
         return False
 
     def _simple_step(self, ops: list[Op], tail: str) -> bool:
@@ -596,6 +634,15 @@ class StreamRenderer:
             self._freeze_or_append(ops, htmls)
             state.items_html.extend(htmls)
         live_src = region[live_start:]
+        state.simple = len(spans) == 1 and keep == len(items) - 1 and _has_letter(region.rsplit("\n", 1)[-1])
+        if state.simple:
+            state.growth = self._growth_of(tokens, items[keep].first, items[-1].last, live_src, env)
+        if live_start:
+            self._shelve(live_start)
+        if state.growth is not None:
+            html, healed = self._grow(state.growth, live_src)
+            self._show(ops, html, healed=healed, fast=True)
+            return False
         healed = heal(live_src)
         if healed.text == live_src:
             html = self._render(tokens[items[keep].first : items[-1].last], env)
@@ -605,11 +652,6 @@ class StreamRenderer:
         # Text after the list not shown yet (a block still undecided) would make the next
         # words land in the wrong place.
         fast = fast and len(spans) == 1
-        state.simple = len(spans) == 1 and keep == len(items) - 1 and _has_letter(region.rsplit("\n", 1)[-1])
-        if state.simple:
-            state.growth = self._growth_of(tokens, items[keep].first, items[-1].last, live_src, env)
-        if live_start:
-            self._shelve(live_start)
         self._show(ops, html, healed=healed, fast=fast)
         return False
 
@@ -1168,6 +1210,12 @@ def _line_content(line: str) -> str:
 
 def _has_letter(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
+
+
+def _contentless(text: str) -> bool:
+    """Lines that show nothing yet: blank, or only block markers being typed ("   - ", "> ",
+    "1."), which healing would hold back anyway."""
+    return all(not line.strip() or only_block_syntax(line) for line in text.split("\n"))
 
 
 # A table body line that can be nothing but a row: a pipe first, at most 3 spaces before it.
