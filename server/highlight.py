@@ -9,10 +9,11 @@ what was streamed (when it is not, the renderer swaps it once at the close).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
-from pygments.lexer import Lexer
+from pygments.lexer import ExtendedRegexLexer, Lexer, RegexLexer
 from pygments.lexers import get_lexer_by_name
-from pygments.token import STANDARD_TYPES, _TokenType
+from pygments.token import STANDARD_TYPES, Error, Whitespace, _TokenType
 from pygments.util import ClassNotFound
 
 # Lines of already-streamed code lexed again before new lines, so that a multi-line string or
@@ -82,34 +83,50 @@ class Highlighter:
         self._cache.clear()
         self._cached_chars = 0
 
-    def lines(self, context: list[str], new: list[str], lang: str) -> list[str]:
-        """HTML for each of ``new`` lines (each given without its newline).
+    def lines(
+        self, context: list[str], new: list[str], lang: str, stack: tuple[str, ...] | None
+    ) -> tuple[list[str], tuple[str, ...] | None]:
+        """HTML for each of ``new`` lines (each given without its newline), and where the
+        lexer stopped.
 
-        ``context`` are the lines just before them, lexed only to set the lexer's state.
-        """
+        Most lexers are RegexLexers: those resume from ``stack``, the state the previous
+        lines ended in (None: the start). Others re-lex ``context``, the lines just before,
+        to get into the right state. Either way the block is highlighted once more, whole,
+        when it closes."""
         lexer = self.lexer(lang) if lang else None
         if lexer is None:
-            return [escape(line) for line in new]
-        context = context[-CONTEXT_LINES:]
-        text = "".join(line + "\n" for line in context + new)
-        pieces = self._format(lexer, text)
-        # _format ends every line with exactly one "\n" piece, so lines can be counted off.
+            return [escape(line) for line in new], None
+        if isinstance(lexer, RegexLexer) and _resumable(lexer):
+            tokens, stack = _lex_resuming(lexer, "".join(line + "\n" for line in new), stack or ("root",))
+            skip = 0
+        else:
+            context = context[-CONTEXT_LINES:]
+            text = "".join(line + "\n" for line in context + new)
+            tokens = [(ttype, value) for _, ttype, value in lexer.get_tokens_unprocessed(text)]
+            skip = len(context)
+        pieces = self._pieces(tokens)
+        # _pieces ends every line with exactly one "\n" piece, so lines can be counted off.
         out: list[str] = []
         current: list[str] = []
         line_no = 0
         for piece in pieces:
             if piece == "\n":
-                if line_no >= len(context):
+                if line_no >= skip:
                     out.append("".join(current))
                 current = []
                 line_no += 1
             else:
                 current.append(piece)
-        return out
+        return out, stack
 
     def _format(self, lexer: Lexer, code: str) -> list[str]:
+        # get_tokens_unprocessed: get_tokens() only adds a generator that filters nothing (no
+        # filters are set) and normalises what markdown-it has normalised already.
+        return self._pieces((ttype, value) for _, ttype, value in lexer.get_tokens_unprocessed(code))
+
+    def _pieces(self, tokens: Iterable[tuple[_TokenType, str]]) -> list[str]:
         pieces: list[str] = []
-        for ttype, value in lexer.get_tokens(code):
+        for ttype, value in tokens:
             css = self._css_class(ttype)
             parts = value.split("\n")
             for i, part in enumerate(parts):
@@ -131,3 +148,65 @@ class Highlighter:
                 css = ""
             self._classes[ttype] = css
         return css
+
+
+def _resumable(lexer: Lexer) -> bool:
+    """A RegexLexer that lexes the plain way (not an ExtendedRegexLexer, no override)."""
+    return (
+        isinstance(lexer, RegexLexer)
+        and not isinstance(lexer, ExtendedRegexLexer)
+        and type(lexer).get_tokens_unprocessed is RegexLexer.get_tokens_unprocessed
+    )
+
+
+def _lex_resuming(
+    lexer: RegexLexer, text: str, stack: tuple[str, ...]
+) -> tuple[list[tuple[_TokenType, str]], tuple[str, ...]]:
+    """``RegexLexer.get_tokens_unprocessed`` (Pygments 2), which also hands back the state stack
+    it ended in: the next lines of an open code block are lexed from there, with no earlier
+    line lexed again."""
+    tokens: list[tuple[_TokenType, str]] = []
+    pos = 0
+    tokendefs = lexer._tokens  # type: ignore[attr-defined]  # compiled when the class is made
+    statestack = list(stack)
+    statetokens = tokendefs[statestack[-1]]
+    while True:
+        for rexmatch, action, new_state in statetokens:
+            m = rexmatch(text, pos)
+            if m:
+                if action is not None:
+                    if type(action) is _TokenType:
+                        tokens.append((action, m.group()))
+                    else:
+                        tokens.extend((ttype, value) for _, ttype, value in action(lexer, m))
+                pos = m.end()
+                if new_state is not None:
+                    if isinstance(new_state, tuple):
+                        for state in new_state:
+                            if state == "#pop":
+                                if len(statestack) > 1:
+                                    statestack.pop()
+                            elif state == "#push":
+                                statestack.append(statestack[-1])
+                            else:
+                                statestack.append(state)
+                    elif isinstance(new_state, int):
+                        if abs(new_state) >= len(statestack):
+                            del statestack[1:]
+                        else:
+                            del statestack[new_state:]
+                    elif new_state == "#push":
+                        statestack.append(statestack[-1])
+                    statetokens = tokendefs[statestack[-1]]
+                break
+        else:
+            if pos >= len(text):
+                break
+            if text[pos] == "\n":
+                statestack = ["root"]
+                statetokens = tokendefs["root"]
+                tokens.append((Whitespace, "\n"))
+            else:
+                tokens.append((Error, text[pos]))
+            pos += 1
+    return tokens, tuple(statestack)

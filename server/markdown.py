@@ -92,7 +92,8 @@ class Markdown:
         # only for the blocks it needs.
         rules = [(rule.name, rule.fn) for rule in md.core.ruler.__rules__ if rule.enabled]
         self._block_rules = [fn for name, fn in rules if name in ("normalize", "block")]
-        self._inline_rules = [fn for name, fn in rules if name not in ("normalize", "block")]
+        # The footnote section is built only from a whole answer's parse (parse()).
+        self._inline_rules = [fn for name, fn in rules if name not in ("normalize", "block", "footnote_tail")]
 
     def _highlight(self, code: str, lang: str, attrs: str) -> str:
         return self.highlighter.block(code, lang)
@@ -115,6 +116,31 @@ class Markdown:
         state.tokens = tokens
         for rule in self._inline_rules:
             rule(state)
+
+    def parse_reusing(self, src: str, env: EnvType, known: dict[str, list[Token]]) -> list[Token]:
+        """``parse()``, but inline content already parsed (in ``known``, filled here) is not
+        parsed again: a live block is parsed once per line, and its earlier lines do not
+        change. Only content without "[" is reused: references and footnotes, the env's part
+        in inline parsing, all start with one."""
+        if "[^" in src:
+            return self.parse(src, env)
+        tokens = self.parse_blocks(src, env)
+        todo = []
+        for token in tokens:
+            if token.type == "inline":
+                children = known.get(token.content)
+                if children is None:
+                    todo.append(token)
+                else:
+                    token.children = children
+        if todo:
+            self.fill_inline(todo, env)
+            if len(known) > 512:
+                known.clear()
+            for token in todo:
+                if "[" not in token.content:
+                    known[token.content] = token.children or []
+        return tokens
 
     def render_tokens(self, tokens: Sequence[Token], env: EnvType) -> str:
         return str(self.md.renderer.render(tokens, self.md.options, env))

@@ -164,6 +164,7 @@ class _FenceState:
     fence: Fence
     lang: str
     lines_src: list[str] = field(default_factory=list)
+    stack: tuple[str, ...] | None = None  # where the lexer stopped (see Highlighter.lines)
     lines_html: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # finished lines shown as plain text
     pending_html: str = ""  # ... escaped once
@@ -197,6 +198,7 @@ class StreamRenderer:
         self._finished = False
         self._new_line = False
         self._held_line = False  # update() left a line ending for the next update
+        self._known: dict[str, list[Token]] = {}  # inline content parsed already
         self._plain_checked: tuple[str, bool] | None = None
         # The live block is one paragraph or heading whose last line holds a letter: text
         # without a newline cannot change block structure, so only the live block is parsed.
@@ -952,7 +954,7 @@ class StreamRenderer:
         state = self._fence
         assert state is not None
         new = state.pending
-        htmls = self._md.highlighter.lines(state.lines_src, new, state.lang)
+        htmls, state.stack = self._md.highlighter.lines(state.lines_src, new, state.lang, state.stack)
         self.stats.highlighted_lines += len(new)
         state.lines_src.extend(new)
         state.lines_html.extend(htmls)
@@ -1125,6 +1127,9 @@ class StreamRenderer:
             return True
         if len(self._pending) > 1:
             self._pending[:] = ["".join(self._pending)]
+        checked = self._plain_checked
+        if checked is not None and checked[0] is self._pending[0]:
+            return checked[1]  # asked again before anything new arrived
         # Remembered for the update() that usually follows at once.
         self._plain_checked = (self._pending[0], self._plain(self._pending[0]))
         return self._plain_checked[1]
@@ -1159,7 +1164,7 @@ class StreamRenderer:
     def _parse(self, src: str, env: dict[str, Any]) -> list[Token]:
         self.stats.parses += 1
         self.stats.parsed_chars += len(src)
-        return self._md.parse(src, env)
+        return self._md.parse_reusing(src, env, self._known)
 
     def _render(self, tokens: list[Token], env: dict[str, Any]) -> str:
         return self._md.render_tokens(tokens, env)
