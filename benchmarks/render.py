@@ -117,10 +117,17 @@ def fixed_updates(text: str, size: int) -> list[str]:
 
 
 def relay_run(text: str, tokens_per_second: float, *, token: int = 4) -> tuple[float, Relay]:
-    """The real relay on a simulated clock: tokens at a steady rate, frames when it says they
-    are due (30 a second at most, costly renders paced to 50 ms). CPU of everything it does."""
+    """The real relay on a simulated clock, driven as server/turns.py drives it: tokens at a
+    steady rate, frames when it says they are due (30 a second at most), each flush's cost
+    reported back (took()). CPU of everything the relay does."""
     relay = Relay("t", markdown=Markdown(), model="m", ref=None, max_fps=30.0, burst=4, now=0.0)
     pieces = [text[i : i + token] for i in range(0, len(text), token)]
+    clock = time.perf_counter  # as server/turns.py measures
+
+    def flush(now: float) -> None:
+        started = clock()
+        relay.flush(now)
+        relay.took(clock() - started)
 
     def run() -> None:
         relay.start()
@@ -130,11 +137,11 @@ def relay_run(text: str, tokens_per_second: float, *, token: int = 4) -> tuple[f
             due = relay.due(now)
             while due is not None and due <= arrival:
                 now = max(now, due)
-                relay.flush(now)
+                flush(now)
                 due = relay.due(now)
             now = arrival
             relay.feed(ContentDelta(piece), now)
-            relay.flush(now)
+            flush(now)
         relay.feed(Done(), now)
         relay.end(now)
 

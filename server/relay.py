@@ -70,6 +70,7 @@ class Relay:
         self._chars = 0
         self._render_interval = render_interval
         self._pace = render_interval  # grows when renders get costly (see took())
+        self._costly = False  # the last flush parsed
         self._high = ""  # the first half of a surrogate pair, waiting for the second
         self._last_render = -1e18
         self._unrendered = False
@@ -165,7 +166,8 @@ class Relay:
         return self._delta(now, render=render)
 
     def _render(self, now: float) -> list[dict[str, Any]]:
-        if not self.renderer.cheap:
+        self._costly = not self.renderer.cheap
+        if self._costly:
             self._last_render = now
         ops = self.renderer.update()
         self._unrendered = False
@@ -228,10 +230,13 @@ class Relay:
         return frames
 
     def took(self, seconds: float) -> None:
-        """How long the last flush took (the caller measures). A render costing more than a
-        tenth of its interval stretches the interval, so one pathological answer (a huge line
-        with nothing ever closed) cannot take more than a tenth of a core."""
-        self._pace = max(self._render_interval, RENDER_SHARE * seconds)
+        """How long the last flush took (the caller measures). A parse costing more than a
+        tenth of the interval stretches the interval, so one pathological answer (a huge line
+        with nothing ever closed) cannot take more than a tenth of a core. Flushes that did not
+        parse (plain words, code lines) leave it alone."""
+        if self._costly:
+            self._costly = False
+            self._pace = max(self._render_interval, RENDER_SHARE * seconds)
 
     def broken_end(self, error: TurnError) -> Frame:
         """A last frame when rendering itself failed: no operations, the text stays as shown."""

@@ -614,3 +614,19 @@ def test_an_emoji_split_across_deltas_arrives_whole() -> None:
     (*_, end) = relay.end(0.0)
     assert "\ufffd" in relay.renderer.source  # a half never completed becomes U+FFFD
     assert end["shown"] == len("smile 😀 done") + len("half \ufffd")
+
+
+def test_slow_plain_frames_do_not_stretch_the_interval() -> None:
+    relay = make(0.0, burst=100)
+    relay.start()
+    relay.feed(ContentDelta("Some **bold"), 0.0)
+    relay.flush(0.0)
+    relay.took(0.001)  # a parse, cheap
+    relay.feed(ContentDelta(" and"), 0.01)
+    frame = relay.flush(0.01)
+    assert frame is not None
+    assert frame["ops"][0]["op"] == "tail"  # plain words: no parse
+    relay.took(0.05)  # slow for whatever reason, but it parsed nothing
+    relay.feed(ContentDelta(" `code"), 0.02)
+    relay.flush(0.02)
+    assert relay.due(0.02) == pytest.approx(0.05)
