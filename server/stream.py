@@ -1,0 +1,335 @@
+"""What every part of the streaming renderer shares: its state, the live part of the page and
+how it changes, the growing end of a live block, and what containers have in common (pure).
+
+render.py describes the whole; paragraphs.py, lists.py, tables.py and fences.py are the kinds
+of live block that stream as containers.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from markdown_it.token import Token
+
+from .blocks import Lines, Span, top_level
+from .heal import Healed, balanced_points, heal_inline
+from .highlight import escape
+from .live import BLOCK_TAGS, INERT, INERT_RUN, INLINE_ROOT, LINKISH, Live, line_content, text_target
+from .markdown import Markdown
+
+Op = dict[str, Any]
+
+
+PARAGRAPH_KEEP = 16  # characters left live after a freeze
+
+
+class Mode(enum.Enum):
+    NORMAL = "normal"
+    FENCE = "fence"
+    LIST = "list"
+    TABLE = "table"
+    PARAGRAPH = "paragraph"
+
+
+@dataclass
+class RenderStats:
+    updates: int = 0
+    parses: int = 0
+    parsed_chars: int = 0  # the cost model: stays linear in the answer's length
+    fast_appends: int = 0
+    frozen_blocks: int = 0
+    live_swaps: int = 0
+    rewrites: int = 0  # a container replaced when it ended (list turned loose, odd table)
+    highlighted_lines: int = 0
+    reconciled: int = 0  # blocks the final one-shot render replaced or added
+    reused: int = 0  # blocks the final render could take as frozen (same source, no "[")
+
+
+MARK = "\x00inkstream:inline\x00"  # no source holds a NUL (feed() replaces it)
+
+
+@dataclass
+class Growth:
+    """A live block whose last line is paragraph text: text arriving without a newline only
+    grows the content of its last inline."""
+
+    before: str  # the block's HTML before that inline's content
+    after: str  # ... and after it
+    head: str  # the inline's content before the source's last line (earlier lines)
+    cut: int  # where in the source's last line the content starts (after ">", "- ", indent)
+    frozen: int = 0  # characters of the content rendered once and kept
+    frozen_html: str = ""
+
+
+class StreamBase:
+    """State and plumbing every part of the streaming renderer shares (render.py puts the
+    parts together)."""
+
+    def __init__(self, markdown: Markdown, *, doc_id: str | None = None, fast_path: bool = True) -> None:
+        self._md = markdown
+        self._fast_path = fast_path
+        self._doc_id = doc_id
+        self._env: dict[str, Any] = self._fresh_env()
+        self._pending: list[str] = []
+        self._cr = False
+        self._tail = ""
+        # Source of the open container's frozen children, kept out of the tail so an update
+        # costs what its live part costs, not what the whole list, table or code block does.
+        self._shelf: list[str] = []
+        self._committed: list[str] = []
+        self._blocks: list[str] = []
+        # Each frozen block's source, so the final render can skip blocks that cannot differ.
+        self._sources: list[str] = []
+        self._live = Live()
+        self._mode = Mode.NORMAL
+        self._finished = False
+        self._new_line = False
+        self._held_line = False  # update() left a line ending for the next update
+        self._known: dict[str, list[Token]] = {}  # inline content parsed already
+        self._plain_checked: tuple[str, bool] | None = None
+        # The live block is one paragraph or heading whose last line holds a letter: text
+        # without a newline cannot change block structure, so only the live block is parsed.
+        self._simple = False
+        self._simple_kind = ""
+        # The live block's last inline, re-rendered from its growing end (see Growth).
+        self._growth: Growth | None = None
+        self.stats = RenderStats()
+
+    @property
+    def cheap(self) -> bool:
+        """Whether the next ``update()`` costs next to nothing (plain words, or code being
+        typed), so a caller pacing renders need not wait for it."""
+        if not self._pending:
+            return True
+        if self._mode is Mode.FENCE:
+            return True
+        if len(self._pending) > 1:
+            self._pending[:] = ["".join(self._pending)]
+        checked = self._plain_checked
+        if checked is not None and checked[0] is self._pending[0]:
+            return checked[1]  # asked again before anything new arrived
+        # Remembered for the update() that usually follows at once.
+        self._plain_checked = (self._pending[0], self._plain(self._pending[0]))
+        return self._plain_checked[1]
+
+    def _inline(self, text: str) -> str:
+        """Inline HTML of paragraph text (its footnote tail, if any, left out)."""
+        self.stats.parses += 1
+        self.stats.parsed_chars += len(text)
+        return self._md.render_inline(text, self._scratch_env())
+
+    def _parse(self, src: str, env: dict[str, Any]) -> list[Token]:
+        self.stats.parses += 1
+        self.stats.parsed_chars += len(src)
+        return self._md.parse_reusing(src, env, self._known)
+
+    def _render(self, tokens: list[Token], env: dict[str, Any]) -> str:
+        return self._md.render_tokens(tokens, env)
+
+    def _fresh_env(self) -> dict[str, Any]:
+        env: dict[str, Any] = {"references": {}}
+        if self._doc_id is not None:
+            env["docId"] = self._doc_id
+        return env
+
+    def _scratch_env(self) -> dict[str, Any]:
+        """A copy of the committed env a live parse may scribble on."""
+        env = dict(self._env)
+        env["references"] = dict(self._env.get("references", {}))
+        notes = self._env.get("footnotes")
+        if isinstance(notes, dict):
+            env["footnotes"] = {
+                key: (
+                    {k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
+                    if isinstance(value, dict)
+                    else value
+                )
+                for key, value in notes.items()
+            }
+        return env
+
+    def _show(
+        self,
+        ops: list[Op],
+        html: str,
+        *,
+        healed: Healed | None = None,
+        fast: bool = False,
+        inline: bool = False,
+    ) -> None:
+        if html != self._live.html:
+            ops.append({"op": "live", "html": html})
+            self.stats.live_swaps += 1
+        live = Live(html)
+        if fast and healed is not None and healed.clean_end:
+            last_line = line_content(healed.text.rsplit("\n", 1)[-1])
+            target = text_target(html, healed.opened, INLINE_ROOT if inline else BLOCK_TAGS)
+            # A heading's closing "#"s are dropped by the render: "## Fix #" + " 42" is not
+            # "Fix" + " 42". Block markers are not content: "- [x] --" + "-" is a rule.
+            if target is not None and has_letter(last_line) and not last_line.rstrip().endswith("#"):
+                live.fast = True
+                live.depth, live.at = target
+                # A block render trims trailing white space. An inline one keeps it, but outside
+                # the elements healing closed around the end, where the next words go.
+                trailing = healed.text[len(healed.text.rstrip(" \t")) :]
+                live.debt = trailing if (not inline or healed.opened) else ""
+        self._live = live
+
+    def _plain(self, new: str) -> bool:
+        """Whether ``new`` can take the fast path: plain words at the end of a paragraph,
+        list item or table cell, which need no parse."""
+        live = self._live
+        if not self._fast_path or not live.fast or "\n" in new or not INERT_RUN.fullmatch(new):
+            return False
+        tail = self._tail
+        if not tail or not INERT.fullmatch(tail[-1]):
+            return False
+        word_start = max(tail.rfind(" "), tail.rfind("\n"), tail.rfind("\t")) + 1
+        # Might be turning into a linkified URL or e-mail address.
+        return not any(LINKISH.search(word) for word in (tail[word_start:] + new).split())
+
+    def _append_plain(self, new: str, ops: list[Op]) -> bool:
+        checked = self._plain_checked
+        self._plain_checked = None
+        plain = checked[1] if checked is not None and checked[0] is new else self._plain(new)
+        if not plain:
+            return False
+        live = self._live
+        text = live.debt + new
+        ops.append({"op": "tail", "text": text, "depth": live.depth})
+        escaped = escape(text)
+        live.html = live.html[: live.at] + escaped + live.html[live.at :]
+        live.at += len(escaped)
+        live.debt = ""
+        self._tail += new
+        self.stats.fast_appends += 1
+        return True
+
+    def _freeze_or_append(self, ops: list[Op], htmls: list[str]) -> None:
+        if len(htmls) == 1 and self._live.html and htmls[0] == self._live.html:
+            # The page already shows exactly this: keep its nodes (and any selection in them).
+            ops.append({"op": "freeze"})
+        else:
+            if self._live.html:
+                ops.append({"op": "live", "html": ""})
+            ops.append({"op": "append", "blocks": htmls})
+        self._live = Live()
+
+    def _growth_of(
+        self, tokens: list[Token], first: int, last: int, source: str, env: dict[str, Any]
+    ) -> Growth | None:
+        """The live block ``tokens[first:last]`` (parsed from ``source``) as a Growth, if it
+        ends with paragraph text on the source's last line."""
+        index = last - 1
+        while index > first and tokens[index].nesting < 0:
+            index -= 1
+        inline = tokens[index]
+        if inline.type != "inline" or index == first or tokens[index - 1].type != "paragraph_open":
+            return None
+        line = source.rsplit("\n", 1)[-1].rstrip()
+        content = inline.content
+        last_line = content.rsplit("\n", 1)[-1]
+        if not last_line or not line.endswith(last_line) or content.lstrip()[:1] in ("|", "["):
+            return None
+        children = inline.children
+        inline.children = [Token("text", "", 0, content=MARK)]
+        try:
+            parts = self._render(tokens[first:last], env).split(MARK)
+        finally:
+            inline.children = children
+        if len(parts) != 2:
+            return None
+        return Growth(
+            parts[0], parts[1], content[: len(content) - len(last_line)], len(line) - len(last_line)
+        )
+
+    def _grow(self, growth: Growth, source: str) -> tuple[str, Healed]:
+        """The live block's HTML after its last line grew to the end of ``source``: the
+        inline's beginning up to a word before which nothing is open is rendered once and kept
+        (as a long paragraph's is), only the rest is parsed."""
+        content = growth.head + source.rsplit("\n", 1)[-1][growth.cut :]
+        rest = content[growth.frozen :]
+        if len(rest) >= 2 * PARAGRAPH_KEEP:
+            points = [p for p in balanced_points(rest) if PARAGRAPH_KEEP <= p <= len(rest) - PARAGRAPH_KEEP]
+            points = [p for p in points if "\n" not in rest[p - 1 : p + 1]]
+            if points:
+                cut = points[-1]
+                growth.frozen_html += self._inline(rest[:cut])
+                growth.frozen += cut
+                rest = rest[cut:]
+        healed = heal_inline(rest)
+        html = growth.before + growth.frozen_html + self._inline(healed.text.rstrip()) + growth.after
+        return html, healed
+
+    def _shelve(self, size: int) -> None:
+        """Move the first ``size`` characters of the tail (frozen inside the open container)
+        onto the shelf."""
+        if size:
+            self._shelf.append(self._tail[:size])
+            self._tail = self._tail[size:]
+
+    def _container_end(self) -> int:
+        """Where in the tail the open list or table ends, once no more text will come: a
+        block after it may still have been undecided."""
+        shelf = "".join(self._shelf)
+        source = shelf + self._tail
+        spans = top_level(self._md.parse_blocks(source, self._scratch_env()))
+        if len(spans) < 2:
+            return len(self._tail)
+        return max(0, Lines(source).offset(spans[1].line) - len(shelf))
+
+    def _final_render(self, src: str) -> tuple[list[Token], list[Span], list[str]]:
+        tokens = self._parse(src, self._env)
+        spans = top_level(tokens)
+        return tokens, spans, [self._render(tokens[s.first : s.last], self._env) for s in spans]
+
+    def _close_container(self, ops: list[Op], rest: list[str]) -> None:
+        """The container as shown is right: add its last children and close it."""
+        if len(rest) == 1 and rest[0] == self._live.html:
+            ops.append({"op": "freeze"})
+        else:
+            if self._live.html:
+                ops.append({"op": "live", "html": ""})
+            if rest:
+                ops.append({"op": "append", "blocks": rest})
+        ops.append({"op": "close"})
+
+    def _end_container(self, ops: list[Op], end: int, htmls: list[str], matched: bool) -> None:
+        html = "".join(htmls)
+        if not matched:
+            ops.append({"op": "replace", "html": html})
+            self.stats.rewrites += 1
+        source = "".join(self._shelf) + self._tail[:end]
+        self._committed.append(source)
+        self._shelf.clear()
+        self._tail = self._tail[end:]
+        self._blocks.append(html)
+        self._sources.append(source.rstrip())
+        self.stats.frozen_blocks += 1
+        self._live = Live()
+        self._mode = Mode.NORMAL
+
+    def _blocks_of(self, source: str) -> list[Token]:
+        """Block structure of a finished container's source, with the answer's env (a
+        definition inside the container counts from now on)."""
+        self.stats.parses += 1
+        self.stats.parsed_chars += len(source)
+        return self._md.parse_blocks(source, self._env)
+
+
+def has_letter(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
+
+
+def ends_in_text(tokens: list[Token], span: Span) -> bool:
+    """Whether the block ends with inline content of a paragraph or heading."""
+    index = span.last - 1
+    while index > span.first and tokens[index].nesting < 0:
+        index -= 1
+    return (
+        tokens[index].type == "inline"
+        and index > 0
+        and tokens[index - 1].type in ("paragraph_open", "heading_open")
+    )

@@ -1,0 +1,218 @@
+"""Tables: the header shows at once, rows freeze inside the table as they finish (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from markdown_it.common.utils import mdTrim
+from markdown_it.rules_block.table import MAX_AUTOCOMPLETED_CELLS, escapedSplit
+from markdown_it.token import Token
+
+from .blocks import Lines, Span, children, top_level
+from .heal import Healed, heal
+from .live import Live
+from .stream import Mode, Op, StreamBase
+
+_EMPTY_CELLS = re.compile(r"(?:<td[^>]*></td>\n)+(?=</tr>)")
+
+
+@dataclass
+class TableState:
+    open_html: str
+    header_src: str
+    aligns: list[str]  # each column's cell opening tag
+    rows_html: list[str] = field(default_factory=list)
+    # The tail is one row being typed: text without a newline only changes its cells.
+    simple: bool = False
+    cells: dict[str, str] = field(default_factory=dict)  # cell source -> HTML, live row only
+    autocompleted: int = 0  # empty cells added to short rows (markdown-it caps them)
+
+
+class Tables(StreamBase):
+    """A table streams as a container: finished rows freeze inside it; the row being typed is
+    built cell by cell."""
+
+    _table: TableState | None = None
+
+    def _enter_table(self, ops: list[Op], tokens: list[Token], span: Span, lines: Lines) -> bool:
+        header_src = self._tail[: lines.offset(2)]
+        head = self._parse(header_src, self._scratch_env())
+        html = self._render(head, {})
+        open_html = html.replace("</table>", "<tbody>\n</tbody>\n</table>", 1)
+        aligns = [
+            self._md.render_token(head, i).replace("<th", "<td", 1)
+            for i, t in enumerate(head)
+            if t.type == "th_open"
+        ]
+        self._table = TableState(open_html, header_src, aligns)
+        self._shelve(len(header_src))
+        ops.append({"op": "open", "html": open_html, "slot": "tbody"})
+        self._live = Live()
+        self._mode = Mode.TABLE
+        return True
+
+    def _table_step(self, ops: list[Op]) -> bool:
+        state = self._table
+        assert state is not None
+        if state.simple and not self._new_line:
+            return self._table_row_step(ops, state)
+        state.simple = False
+        state.cells.clear()
+        # Finished lines that can only be rows (they start with a pipe) are rows: built here
+        # as the table rule builds them, without parsing the table again.
+        built: list[str] = []
+        tail = self._tail
+        pos = 0
+        while (newline := tail.find("\n", pos)) >= 0:
+            row = self._row(state, tail[pos:newline])
+            if row is None:
+                break
+            built.append(row)
+            pos = newline + 1
+        if built:
+            self._freeze_or_append(ops, built)
+            state.rows_html.extend(built)
+            self._shelve(pos)
+        if "\n" not in self._tail and _PIPE_LED.match(self._tail):
+            state.simple = True
+            return self._table_row_step(ops, state)
+        if not self._tail:
+            self._show(ops, "")
+            return False
+        region = state.header_src + self._tail
+        offset = len(state.header_src)
+        env = self._scratch_env()
+        tokens = self._parse(region, env)
+        spans = top_level(tokens)
+        lines = Lines(region)
+        if not spans or tokens[spans[0].first].type != "table_open":
+            return self._end_table(ops, 0)
+        if len(spans) > 1 and lines.decided(spans[1].line):
+            return self._end_table(ops, lines.offset(spans[1].line) - offset)
+        rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
+        done = [r for r in rows if lines.complete(r.line)]
+        if done:
+            htmls = [self._render(tokens[r.first : r.last], env) for r in done]
+            self._freeze_or_append(ops, htmls)
+            state.rows_html.extend(htmls)
+        live = rows[-1] if rows and not lines.complete(rows[-1].line) else None
+        html = ""
+        healed = None
+        if live is not None:
+            row_src = lines.get(live.line)
+            healed = heal(row_src, tables=False)
+            if healed.text == row_src:
+                html = self._render(tokens[live.first : live.last], env)
+            elif healed.text.strip():
+                again = self._parse(state.header_src + healed.text, self._scratch_env())
+                found = [r for s in top_level(again)[:1] for r in children(again, s, 2, "tr_open")]
+                body = [r for r in found if r.line >= 2]
+                html = self._render(again[body[0].first : body[0].last], env) if body else ""
+            # The cells not typed yet stay off the live row, so its last cell is the one being
+            # typed, and plain words go straight into it (the fast path).
+            html = _EMPTY_CELLS.sub("", html)
+        alone = live is not None and not self._pending_after(lines, live)
+        # A line without a leading pipe may yet turn out to be a list or a heading.
+        state.simple = alone and self._tail.lstrip().startswith("|")
+        self._show(ops, html, healed=healed, fast=alone and _typing_in_a_cell(healed))
+        if done:
+            self._shelve(lines.offset(done[-1].line + 1) - offset)
+        return False
+
+    def _table_row_step(self, ops: list[Op], state: TableState) -> bool:
+        """The row being typed, cell by cell, without parsing the table: only its last cell
+        usually changed. Cells not typed yet stay off, so the last one shown is the one being
+        typed, and plain words go straight into it (the fast path)."""
+        healed = heal(self._tail, tables=False)
+        parts = ["<tr>\n"]
+        for opening, cell in zip(state.aligns, _cells(healed.text), strict=False):
+            if not cell:
+                break
+            parts.append(f"{opening}{self._cell(state, cell)}</td>\n")
+        html = "".join(parts) + "</tr>\n" if len(parts) > 1 else ""
+        self._show(ops, html, healed=healed, fast=_typing_in_a_cell(healed))
+        return False
+
+    def _row(self, state: TableState, line: str) -> str | None:
+        """A finished body line that starts with a pipe, as markdown-it's table rule makes it
+        (rules_block/table.py); None for anything else, which the parse path decides."""
+        if not _PIPE_LED.match(line):
+            return None
+        cells = _cells(line)
+        state.autocompleted += len(state.aligns) - len(cells)
+        if state.autocompleted > MAX_AUTOCOMPLETED_CELLS:
+            return None
+        parts = ["<tr>\n"]
+        for index, opening in enumerate(state.aligns):
+            cell = cells[index] if index < len(cells) else ""
+            parts.append(f"{opening}{self._cell(state, cell) if cell else ''}</td>\n")
+        parts.append("</tr>\n")
+        return "".join(parts)
+
+    def _cell(self, state: TableState, source: str) -> str:
+        inner = state.cells.get(source)
+        if inner is None:
+            self.stats.parses += 1
+            self.stats.parsed_chars += len(source)
+            inner = self._md.render_inline(source, {"references": self._env.get("references", {})})
+            state.cells[source] = inner
+        return inner
+
+    @staticmethod
+    def _pending_after(lines: Lines, row: Span) -> bool:
+        """Whether text follows the live row (then it is not where typing happens)."""
+        return row.line + 1 < len(lines)
+
+    def _end_table(self, ops: list[Op], end: int) -> bool:
+        """The table is over: as for lists, what froze stands if the finished table has the
+        rows that streamed (a table with no body rows has no <tbody>: that one is replaced)."""
+        state = self._table
+        assert state is not None
+        source = "".join(self._shelf) + self._tail[:end]
+        tokens = self._blocks_of(source)
+        spans = top_level(tokens)
+        htmls: list[str] = []
+        matched = False
+        if len(spans) == 1 and tokens[spans[0].first].type == "table_open":
+            rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
+            done = len(state.rows_html)
+            matched = bool(rows) and len(rows) >= done
+            if matched:
+                rest = []
+                for row in rows[done:]:
+                    self._md.fill_inline(tokens[row.first : row.last], self._env)
+                    rest.append(self._render(tokens[row.first : row.last], self._env))
+                body = "".join(state.rows_html) + "".join(rest)
+                htmls = [state.open_html.replace("</tbody>", body + "</tbody>", 1)]
+                self._close_container(ops, rest)
+        if not matched:
+            self._md.fill_inline(tokens, self._env)
+            htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
+        self._end_container(ops, end, htmls, matched)
+        self._table = None
+        return True
+
+
+# A table body line that can be nothing but a row: a pipe first, at most 3 spaces before it.
+_PIPE_LED = re.compile(r" {0,3}\|")
+
+
+def _cells(line: str) -> list[str]:
+    """A row's cells as markdown-it's table rule splits them: pipes escaped with a backslash
+    are text, outer pipes are dropped, each cell is trimmed."""
+    columns = escapedSplit(mdTrim(line))
+    if columns and columns[0] == "":
+        columns.pop(0)
+    if columns and columns[-1] == "":
+        columns.pop()
+    return [mdTrim(column) for column in columns]
+
+
+def _typing_in_a_cell(healed: Healed | None) -> bool:
+    """The live row's last cell has text: words typed next extend it. (After "| " they would
+    start a new cell the display does not show yet.)"""
+    if healed is None:
+        return False
+    cells = re.split(r"(?<!\\)\|", healed.text)
+    return len(cells) > 1 and bool(cells[-1].strip())
