@@ -1,41 +1,50 @@
 """What streaming costs the renderer, against one render of the finished answer.
 
-    .venv/bin/python benchmarks/render.py [--quick] [--no-browser] [--json out.json]
+    .venv/bin/python benchmarks/render.py [--quick] [--rounds 3] [--no-browser] [--json out.json]
 
-For realistic answers of 50, 100 and 200 KB (prose, lists, a large table, three 40+ line code
-blocks), CPU time (``time.process_time``) of:
+For realistic answers of 50, 100 and 200 KB (prose, nested lists, a large table, 40+ line code
+blocks in Python, SQL and TypeScript, quotes), CPU time (``time.process_time``) of:
 
-* floor: one one-shot render of the final text (median of 5), measured in the same run;
-* inkstream, 4-character updates: ``feed`` 4 characters, ``update()``, over the whole answer,
-  plus ``finish()`` (its final reconcile renders the whole text once more);
-* inkstream, default batching: the relay itself on a simulated clock (30 frames/s after a burst
-  of 4, costly renders paced to 50 ms, plain words rendered with every frame) for an upstream
-  at 100 and at 1,000 tokens/s of ~4 characters;
-* naive: re-render the whole text on every update (what many chat UIs do), default batching;
-  quadratic, so it is run for a time budget and extrapolated (marked as such).
+* floor: one one-shot render of the final text by a fresh configuration (highlighting
+  included), measured before and after the runs below, in the same round;
+* 4-character updates: ``feed`` 4 characters and ``update()``, over the whole answer, plus
+  ``finish()``: the renderer alone, with no pacing at all;
+* default batching: the real relay on a simulated clock, driven as the server drives it (30
+  frames/s after a burst of 4, parses paced to 50 ms, plain words and code lines rendered with
+  every frame, each flush's cost reported back), for an upstream at 100 and at 1,000 tokens/s
+  of 4 characters. "render" is the relay's CPU minus that of the same relay around a renderer
+  that does nothing (the frames, the token bucket): what rendering costs; "total" is all of it;
+* naive: re-render the whole text on every update (what many chat UIs do), with 100 tokens/s
+  batching; quadratic, so it is run for a time budget and extrapolated (marked as such).
 
-Figures are ratios against the floor measured in the same run (this machine is noisy). Targets:
-≤ 3× the floor with default batching, ≤ 10× at 4-character updates, and doubling the answer at
-most doubles the cost. With ``--browser`` (default) it also streams the 200 KB answer into
-Chromium and reports the page's total scripting time (CDP ``Performance.getMetrics``).
+Each figure is a ratio against the floor of its own round, the median over ``--rounds``
+rounds, with the garbage collector off during each timed run (its pauses land anywhere and
+this machine is noisy enough). Targets: ≤ 3× the floor with default batching, ≤ 10× at
+4-character updates, and doubling the answer at most doubles the cost. Also printed: how far
+the display trails the text at 100 tokens/s (the simulated clock), and, with the browser on
+(default), the page's scripting and layout time for the demo's 200 KB answer in Chromium (CDP
+``Performance.getMetrics``).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import itertools
 import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.events import ContentDelta, Done
 from server.markdown import Markdown
 from server.relay import Relay
-from server.render import StreamRenderer
+from server.render import RenderStats, StreamRenderer
 
 PROSE = (
     "Streaming an answer is mostly about **what not to redo**. Each update should touch only the "
@@ -97,41 +106,70 @@ def realistic(size: int) -> str:
     return "\n\n".join(parts)[:size].rstrip() + "\n"
 
 
-def cpu(fn: Callable[[], object]) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
+def cpu(fn: Callable[[], object], *, collect: bool = True) -> float:
+    if collect:
+        gc.collect()
+    gc.disable()
+    try:
+        start = time.process_time()
+        fn()
+        return time.process_time() - start
+    finally:
+        gc.enable()
 
 
-def floor(fresh: Callable[[], Markdown], text: str) -> float:
+def floor(text: str) -> float:
     """One render of the final text, by a configuration that has seen nothing yet."""
-    costs = []
-    for _ in range(5):
-        markdown = fresh()
-        costs.append(cpu(lambda: markdown.render(text)))  # noqa: B023
-    return statistics.median(costs)
+    markdown = Markdown()
+    return cpu(lambda: markdown.render(text))
+
+
+class NullRenderer:
+    """The renderer's interface, doing nothing: what the relay costs around it."""
+
+    def __init__(self, markdown: Markdown, *, doc_id: str | None = None) -> None:
+        self.stats = RenderStats()
+        self.cheap = True
+
+    def feed(self, text: str) -> None:
+        pass
+
+    def update(self) -> list[Any]:
+        return []
+
+    def finish(self) -> list[Any]:
+        return []
 
 
 def fixed_updates(text: str, size: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def relay_run(text: str, tokens_per_second: float, *, token: int = 4) -> tuple[float, Relay]:
+def relay_run(
+    text: str, tokens_per_second: float, *, token: int = 4, null: bool = False
+) -> tuple[float, Relay, list[float]]:
     """The real relay on a simulated clock, driven as server/turns.py drives it: tokens at a
-    steady rate, frames when it says they are due (30 a second at most), each flush's cost
-    reported back (took()). CPU of everything the relay does."""
+    steady rate, frames when it says they are due, each flush's cost reported back (took()).
+    CPU of everything the relay does, and how long each token waited to be shown."""
     relay = Relay("t", markdown=Markdown(), model="m", ref=None, max_fps=30.0, burst=4, now=0.0)
+    if null:
+        relay.renderer = NullRenderer(Markdown())  # type: ignore[assignment]
     pieces = [text[i : i + token] for i in range(0, len(text), token)]
     clock = time.perf_counter  # as server/turns.py measures
+    arrived: list[tuple[int, float]] = []
+    shown: list[tuple[float, int]] = []
 
     def flush(now: float) -> None:
         started = clock()
-        relay.flush(now)
+        frame = relay.flush(now)
         relay.took(clock() - started)
+        if frame is not None and frame["ops"]:
+            shown.append((now, frame["shown"]))
 
     def run() -> None:
         relay.start()
         now = 0.0
+        total = 0
         for index, piece in enumerate(pieces):
             arrival = index / tokens_per_second
             due = relay.due(now)
@@ -141,11 +179,21 @@ def relay_run(text: str, tokens_per_second: float, *, token: int = 4) -> tuple[f
                 due = relay.due(now)
             now = arrival
             relay.feed(ContentDelta(piece), now)
+            total += len(piece)
+            arrived.append((total, now))
             flush(now)
         relay.feed(Done(), now)
         relay.end(now)
 
-    return cpu(run), relay
+    spent = cpu(run)
+    waits = []
+    at = 0
+    for chars, when in arrived:
+        while at < len(shown) and shown[at][1] < chars:
+            at += 1
+        if at < len(shown):
+            waits.append(shown[at][0] - when)
+    return spent, relay, waits
 
 
 def incremental(markdown: Markdown, updates: list[str]) -> tuple[float, StreamRenderer]:
@@ -171,7 +219,7 @@ def naive(markdown: Markdown, updates: list[str], budget: float) -> tuple[float,
     for piece in updates:
         text += piece
         markdown.highlighter.forget()
-        spent += cpu(lambda: markdown.render(text))  # noqa: B023
+        spent += cpu(lambda: markdown.render(text), collect=False)  # noqa: B023
         done_chars = len(text)
         if spent > budget:
             break
@@ -191,7 +239,7 @@ def browser_scripting(text_kb: int) -> dict[str, float]:
     args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
             "--disable-component-update", "--no-first-run"]  # fmt: skip
     results: dict[str, float] = {}
-    for label, env in (("fast", {}), ("paced 400 tok/s", {"INKSTREAM_DEMO_TOKENS_PER_SECOND": "400"})):
+    for label, env in (("fast", {}), ("paced 1000 tok/s", {"INKSTREAM_DEMO_TOKENS_PER_SECOND": "1000"})):
         with serve_process(nice=10, INKSTREAM_DEMO_TTFT_MS="0", **env) as server, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=args)
             page = browser.new_page(viewport={"width": 1100, "height": 900})
@@ -222,60 +270,97 @@ def browser_scripting(text_kb: int) -> dict[str, float]:
     return results
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(text: str, rounds: int) -> dict[str, float]:
+    """Medians over rounds of each cost, and of its ratio to its round's floor."""
+    costs: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        before = floor(text)
+        run = {
+            "four_char": incremental(Markdown(), fixed_updates(text, 4))[0],
+            "relay100": relay_run(text, 100)[0],
+            "relay100_null": relay_run(text, 100, null=True)[0],
+            "relay1000": relay_run(text, 1000)[0],
+            "relay1000_null": relay_run(text, 1000, null=True)[0],
+        }
+        run["relay100_render"] = run["relay100"] - run["relay100_null"]
+        run["relay1000_render"] = run["relay1000"] - run["relay1000_null"]
+        base = (before + floor(text)) / 2
+        run["floor"] = base
+        for key, value in run.items():
+            costs.setdefault(key, []).append(value)
+            ratios.setdefault(key, []).append(value / base)
+    out = {f"{k}_s": round(statistics.median(v), 4) for k, v in costs.items()}
+    out.update({f"{k}_x": round(statistics.median(v), 2) for k, v in ratios.items() if k != "floor"})
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="50 KB only, short naive budget")
+    parser.add_argument("--quick", action="store_true", help="50 KB only, one round, short naive budget")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     sizes = [50_000] if args.quick else [50_000, 100_000, 200_000]
-    report: dict[str, dict[str, float]] = {}
-    header = ("answer", "floor s", "4-char", "relay@100 tok/s", "relay@1000 tok/s", "naive@100 tok/s")
-    print("{:>8} {:>8} | {:>14} | {:>16} | {:>17} | {:>22}".format(*header))
+    rounds = 1 if args.quick else args.rounds
+    report: dict[str, dict[str, Any]] = {}
+    print(f"median of {rounds} round(s); each figure × the floor of its round\n")
+    header = (
+        "answer",
+        "floor ms",
+        "4-char",
+        "relay@100 render/total",
+        "relay@1000 render/total",
+        "naive@100",
+    )
+    print("{:>7} {:>9} | {:>7} | {:>22} | {:>23} | {:>21}".format(*header))
     for size in sizes:
         text = realistic(size)
-        # A fresh configuration for every run: its highlight cache must not carry work over.
-        base = floor(Markdown, text)
-        four, r4 = incremental(Markdown(), fixed_updates(text, 4))
-        batched, rb = relay_run(text, 100)
-        fast, _ = relay_run(text, 1000)
-        slow_batches = fixed_updates(text, 4 * 3)  # what 30 frames/s make of 100 tokens/s
-        naive_cost, extrapolated = naive(Markdown(), slow_batches, budget=5.0 if args.quick else 20.0)
-        report[f"{size // 1000} KB"] = {
-            "floor_s": round(base, 4),
-            "four_char_s": round(four, 3),
-            "four_char_x": round(four / base, 1),
-            "four_char_updates": r4.stats.updates,
-            "relay100_s": round(batched, 3),
-            "relay100_x": round(batched / base, 1),
-            "relay100_renders": rb.renderer.stats.updates,
-            "relay1000_s": round(fast, 3),
-            "relay1000_x": round(fast / base, 1),
-            "naive_s": round(naive_cost, 1),
-            "naive_x": round(naive_cost / base),
-            "naive_extrapolated": extrapolated,
-            "parsed_chars_per_char_4": round(r4.stats.parsed_chars / len(text), 2),
-        }
-        row = report[f"{size // 1000} KB"]
+        Markdown().render(text)  # the lexers' regexes compile once per process: not in a round
+        row: dict[str, Any] = measure(text, rounds)
+        naive_cost, extrapolated = naive(Markdown(), fixed_updates(text, 4 * 3), 5.0 if args.quick else 20.0)
+        row["naive_s"] = round(naive_cost, 1)
+        row["naive_x"] = round(naive_cost / row["floor_s"])
+        row["naive_extrapolated"] = extrapolated
+        report[f"{size // 1000} KB"] = row
         print(
-            f"{size // 1000:>6}KB {base:>8.4f} | {four:>6.2f}s {row['four_char_x']:>5.1f}× | "
-            f"{batched:>7.2f}s {row['relay100_x']:>5.1f}× | {fast:>8.2f}s {row['relay1000_x']:>5.1f}× | "
-            f"{naive_cost:>8.1f}s {row['naive_x']:>6}×{' (extrap.)' if extrapolated else ''}"
+            f"{size // 1000:>5}KB {row['floor_s'] * 1000:>9.1f} | {row['four_char_x']:>6.1f}× | "
+            f"{row['relay100_render_x']:>12.1f}× / {row['relay100_x']:>4.1f}× | "
+            f"{row['relay1000_render_x']:>13.1f}× / {row['relay1000_x']:>4.1f}× | "
+            f"{row['naive_x']:>9}×{' (extrap.)' if extrapolated else '':>11}"
         )
     if len(sizes) > 1:
-        first, last = report[f"{sizes[0] // 1000} KB"], report[f"{sizes[-1] // 1000} KB"]
-        growth = last["four_char_s"] / first["four_char_s"]
-        print(
-            f"\ncost growth 4-char, {sizes[0] // 1000} KB -> {sizes[-1] // 1000} KB "
-            f"(x{sizes[-1] / sizes[0]:.0f} text): x{growth:.2f}"
-        )
-        print(f"cost growth relay@100, same: x{last['relay100_s'] / first['relay100_s']:.2f}")
+        print("\ncost when the answer doubles (≤ ×2 is linear):")
+        for key, label in (("four_char_s", "4-char"), ("relay100_s", "relay@100"), ("floor_s", "floor")):
+            steps = [
+                report[f"{b // 1000} KB"][key] / report[f"{a // 1000} KB"][key]
+                for a, b in itertools.pairwise(sizes)
+            ]
+            print(f"  {label:>10}: " + ", ".join(f"×{step:.2f}" for step in steps))
+    text = realistic(sizes[-1])
+    _, relay, waits = relay_run(text, 100)
+    lag = {f"p{int(q * 100)}_ms": round(percentile(waits, q) * 1000, 1) for q in (0.5, 0.9, 0.99)}
+    lag["max_ms"] = round(max(waits) * 1000, 1)
+    report["lag at 100 tok/s"] = lag
+    print(
+        f"\ndisplay behind the text at 100 tokens/s ({sizes[-1] // 1000} KB, simulated clock; frames are "
+        f"at most 30/s): p50 {lag['p50_ms']:.0f} ms, p90 {lag['p90_ms']:.0f} ms, "
+        f"p99 {lag['p99_ms']:.0f} ms, max {lag['max_ms']:.0f} ms"
+    )
+    stats = relay.renderer.stats
+    print(f"renderer: {stats.parsed_chars / len(text):.2f} characters parsed per character of answer")
     if not args.no_browser:
         browser = browser_scripting(200)
         report["browser"] = browser
-        print("\nbrowser, 200 KB demo answer:")
+        print("\nbrowser, the demo's 200 KB answer:")
         for key, value in browser.items():
             print(f"  {key}: {value}")
     if args.json:
