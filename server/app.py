@@ -22,7 +22,7 @@ from .pages import health, highlight_css, index, models, stylesheet
 from .settings import DEMO_PATH, Settings
 from .turns import Turns
 from .upstream import Upstream, create_client
-from .ws import websocket_endpoint
+from .ws import WebSocketEndpoint
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/models", models),
         Route("/healthz", health),
         Route("/assets/highlight.css", stylesheet),
-        WebSocketRoute("/ws", websocket_endpoint),
+        WebSocketRoute("/ws", WebSocketEndpoint()),
         Mount("/static", app=StaticFiles(directory=str(asset_dir("static"))), name="static"),
     ]
     if settings.demo:

@@ -20,7 +20,8 @@ def uvicorn_config(app: object, settings: Settings, **extra: object) -> uvicorn.
     options: dict[str, object] = {"log_level": settings.log_level, **extra}
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        # uvloop, accepting every pending connection per turn of the loop (listener.py).
+        loop="server.listener:new_event_loop" if sys.platform != "win32" else "asyncio",
         http="httptools",
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,

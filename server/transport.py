@@ -94,15 +94,21 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as error:
             self._fail(httpx.RemoteProtocolError(f"The server sent malformed HTTP: {error}"))
         sink = self._sink
-        if sink is not None and self._chunks:
-            try:
-                stop = sink(self.take())
-            except Exception as error:
-                self.sink_error = error
-                stop = True
-            if stop:
-                self.sink_stopped = True
-                self._sink = None
+        if sink is not None:
+            if self._chunks:
+                try:
+                    stop = sink(self.take())
+                except Exception as error:
+                    self.sink_error = error
+                    stop = True
+                if stop:
+                    self.sink_stopped = True
+                    self._sink = None
+            # The body went to the sink: the reader waits only for the end (a task switch per
+            # read is what push mode saves).
+            if self.complete or self.error is not None or self.sink_stopped:
+                self._wake()
+            return
         if self._buffered > HIGH_WATER and not self._reading_paused and self.transport is not None:
             self._reading_paused = True
             self.transport.pause_reading()

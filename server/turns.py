@@ -43,6 +43,7 @@ class Turn:
         self.ref = ref
         self.log: list[str] = []
         self.log_bytes = 0
+        self.too_large = False  # the log outgrew max_log_bytes
         self.finished = False
         self.stop_reason: str | None = None
         self._grace = grace
@@ -51,14 +52,11 @@ class Turn:
         self._grace_timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[None] | None = None
 
-    @property
-    def too_large(self) -> bool:
-        return self.log_bytes > self._max_log_bytes
-
     def append(self, frame: Frame) -> None:
         text = encode(frame)
         self.log.append(text)
         self.log_bytes += len(text)
+        self.too_large = self.log_bytes > self._max_log_bytes
         for watcher in self._watchers:
             watcher.notify()
 

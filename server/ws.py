@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import __version__
@@ -72,12 +73,16 @@ class _Cursor:
 class Connection:
     """One socket: what it follows, and its sender."""
 
-    def __init__(self, websocket: WebSocket, turns: Turns, settings: Settings) -> None:
+    def __init__(self, websocket: WebSocket, send: Send, turns: Turns, settings: Settings) -> None:
         self._ws = websocket
+        # Frames go straight to the ASGI send: WebSocket.send_text adds a state check and a
+        # coroutine per frame, and frames are most of what this server sends.
+        self._send = send
         self._turns = turns
         self._settings = settings
         self._cursors: dict[str, _Cursor] = {}
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Future[None] | None = None  # the sender waits on it for frames
+        self._woken = False  # frames arrived while the sender was busy
         loop = asyncio.get_running_loop()
         self._bucket = TokenBucket(settings.client_frames_per_second, settings.client_burst, loop.time())
         self._strikes = 0
@@ -91,7 +96,11 @@ class Connection:
         self._strike_window = loop.time()
 
     def notify(self) -> None:
-        self._wake.set()
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+        else:
+            self._woken = True
 
     async def run(self) -> None:
         sender = self._sender = asyncio.create_task(self._send_loop())
@@ -230,8 +239,11 @@ class Connection:
 
     async def _send_loop(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            if not self._woken:
+                self._wake = self._loop.create_future()
+                await self._wake
+                self._wake = None
+            self._woken = False
             for turn_id, cursor in list(self._cursors.items()):
                 log_ = cursor.turn.log
                 while cursor.next < len(log_):
@@ -240,7 +252,7 @@ class Connection:
                     self._sending_since = self._loop.time()
                     if self._watchdog is None:
                         self._watchdog = self._loop.call_later(self._settings.send_timeout, self._watch)
-                    await self._ws.send_text(frame)
+                    await self._send({"type": "websocket.send", "text": frame})
                     self._sending_since = None
                 # (Only if a subscribe did not replace this cursor while a frame was going out.)
                 if cursor.turn.finished and cursor.next >= len(log_) and self._cursors.get(turn_id) is cursor:
@@ -265,7 +277,16 @@ class Connection:
             self._watchdog = self._loop.call_later(self._settings.send_timeout - waited, self._watch)
 
 
-async def websocket_endpoint(websocket: WebSocket) -> None:
+class WebSocketEndpoint:
+    """``/ws``. An ASGI app (a class, so Starlette routes to it as one) rather than an endpoint
+    function, so that frames can go to ``send`` directly."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _serve(scope, receive, send)
+
+
+async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
+    websocket = WebSocket(scope, receive=receive, send=send)
     state = websocket.app.state
     settings: Settings = state.settings
     if not origin_allowed(
@@ -279,6 +300,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_POLICY)
         return
     await websocket.accept()
-    connection = Connection(websocket, state.turns, settings)
-    with contextlib.suppress(WebSocketDisconnect):
+    connection = Connection(websocket, send, state.turns, settings)
+    with contextlib.suppress(WebSocketDisconnect, OSError):
         await connection.run()

@@ -39,7 +39,7 @@ function lastMeaningful(nodes) {
 // How much new HTML one animation frame takes in. A firehose upstream can deliver more per
 // frame than a browser lays out in 50 ms; what is left waits for the next frame (and shows in
 // the message's render-lag metric). A single larger operation still goes in whole.
-const FRAME_BUDGET = 8 * 1024;
+const FRAME_BUDGET = 4 * 1024;
 
 export class Patcher {
   /**

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import time
 
 import httpx
@@ -130,6 +131,9 @@ def test_a_stalled_reader_is_dropped_and_others_are_served(upstream: FakeUpstrea
         while not any("took no frame" in line for line in running.log):
             assert time.monotonic() < deadline, running.log
             time.sleep(0.05)
+        # Gone for good, as such a client goes: a reset, not a close handshake it cannot do.
+        tiny.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        tiny.close()
         stalled.close()
 
 
