@@ -43,16 +43,7 @@ class Fences(StreamBase):
         lang = _fence_lang(fence.info)
         self._fence = FenceState(fence, lang)
         self._shelve(lines.offset(1))
-        ops.append(
-            {
-                "op": "open",
-                "html": self._md.code_open(fence.info) + self._md.code_close(),
-                "slot": "code",
-            }
-        )
-        self._live = Live()
-        self._mode = Mode.FENCE
-        return True
+        return self._open(ops, self._md.code_open(fence.info) + self._md.code_close(), "code", Mode.FENCE)
 
     def _fence_step(self, ops: list[Op]) -> bool:
         state = self._fence

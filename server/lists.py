@@ -38,10 +38,7 @@ class Lists(StreamBase):
         marker = tokens[items[0].first].markup if items else first.markup
         open_html = self._md.render_token(tokens, span.first)
         self._list = ListState(open_html, first.type == "ordered_list_open", marker)
-        ops.append({"op": "open", "html": open_html, "slot": None})
-        self._live = Live()
-        self._mode = Mode.LIST
-        return True
+        return self._open(ops, open_html, None, Mode.LIST)
 
     def _list_step(self, ops: list[Op]) -> bool:
         state = self._list

@@ -35,11 +35,8 @@ class Paragraphs(StreamBase):
 
     def _enter_paragraph(self, ops: list[Op]) -> bool:
         self._paragraph = ParagraphState()
-        ops.append({"op": "open", "html": "<p></p>\n", "slot": None})
-        self._live = Live()
-        self._mode = Mode.PARAGRAPH
         self._simple = False
-        return True
+        return self._open(ops, "<p></p>\n", None, Mode.PARAGRAPH)
 
     def _paragraph_step(self, ops: list[Op]) -> bool:
         state = self._paragraph

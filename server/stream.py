@@ -263,6 +263,14 @@ class StreamBase:
         html = growth.before + growth.frozen_html + self._inline(healed.text.rstrip()) + growth.after
         return html, healed
 
+    def _open(self, ops: list[Op], html: str, slot: str | None, mode: Mode) -> bool:
+        """Show ``html`` as a container the page enters (its children go into ``slot``) and
+        stream in ``mode`` from now on."""
+        ops.append({"op": "open", "html": html, "slot": slot})
+        self._live = Live()
+        self._mode = mode
+        return True
+
     def _shelve(self, size: int) -> None:
         """Move the first ``size`` characters of the tail (frozen inside the open container)
         onto the shelf."""

@@ -11,7 +11,6 @@ from markdown_it.token import Token
 
 from .blocks import Lines, Span, children, top_level
 from .heal import Healed, heal
-from .live import Live
 from .stream import Mode, Op, StreamBase
 
 _EMPTY_CELLS = re.compile(r"(?:<td[^>]*></td>\n)+(?=</tr>)")
@@ -47,10 +46,7 @@ class Tables(StreamBase):
         ]
         self._table = TableState(open_html, header_src, aligns)
         self._shelve(len(header_src))
-        ops.append({"op": "open", "html": open_html, "slot": "tbody"})
-        self._live = Live()
-        self._mode = Mode.TABLE
-        return True
+        return self._open(ops, open_html, "tbody", Mode.TABLE)
 
     def _table_step(self, ops: list[Op]) -> bool:
         state = self._table
