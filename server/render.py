@@ -77,6 +77,7 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences):
             return []
         new = "".join(self._pending)
         self._pending.clear()
+        self._not_plain = False
         self.stats.updates += 1
         ops: list[Op] = []
         newline = new.find("\n")

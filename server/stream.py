@@ -89,6 +89,7 @@ class StreamBase:
         self._held_line = False  # update() left a line ending for the next update
         self._known: dict[str, list[Token]] = {}  # inline content parsed already
         self._plain_checked: tuple[str, bool] | None = None
+        self._not_plain = False
         # The live block is one paragraph or heading whose last line holds a letter: text
         # without a newline cannot change block structure, so only the live block is parsed.
         self._simple = False
@@ -105,6 +106,8 @@ class StreamBase:
             return True
         if self._mode is Mode.FENCE:
             return True
+        if self._not_plain:
+            return False
         if len(self._pending) > 1:
             self._pending[:] = ["".join(self._pending)]
         checked = self._plain_checked
@@ -112,6 +115,9 @@ class StreamBase:
             return checked[1]  # asked again before anything new arrived
         # Remembered for the update() that usually follows at once.
         self._plain_checked = (self._pending[0], self._plain(self._pending[0]))
+        # Text that is not plain stays so as more arrives (a newline, a markup character or
+        # a link-like word cannot go away): no need to look again until update() takes it.
+        self._not_plain = not self._plain_checked[1]
         return self._plain_checked[1]
 
     def _inline(self, text: str) -> str:

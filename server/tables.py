@@ -54,9 +54,9 @@ class Tables(StreamBase):
         if state.simple and not self._new_line:
             return self._table_row_step(ops, state)
         state.simple = False
-        state.cells.clear()
         # Finished lines that can only be rows (they start with a pipe) are rows: built here
-        # as the table rule builds them, without parsing the table again.
+        # as the table rule builds them, without parsing the table again (the cells of the
+        # row that was being typed are rendered already).
         built: list[str] = []
         tail = self._tail
         pos = 0
@@ -66,6 +66,7 @@ class Tables(StreamBase):
                 break
             built.append(row)
             pos = newline + 1
+        state.cells.clear()
         if built:
             self._freeze_or_append(ops, built)
             state.rows_html.extend(built)
