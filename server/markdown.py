@@ -156,6 +156,21 @@ class Markdown:
 
         ``parseInline`` without its first two rules: the text is normalised already (the
         renderer's feed() does it) and is one inline token by definition."""
+        if self._plain_text(text):
+            # Most of a live paragraph's or table cell's text: what the rules would make of it
+            # is one text token, escaped.
+            return escape(text)
+        return self.render_inline_parsed(text, env)
+
+    def _plain_text(self, text: str) -> bool:
+        """No character any inline rule starts at (the text rule takes it all), and nothing
+        linkify could make a link of."""
+        return self.md.inline.terminator_re.search(text) is None and not any(
+            mark in text for mark in _LINK_MARKS
+        )
+
+    def render_inline_parsed(self, text: str, env: EnvType) -> str:
+        """render_inline() through the inline rules, whatever the text."""
         renderer = self.md.renderer
         assert isinstance(renderer, RendererHTML)
         token = Token("inline", "", 0, content=text, map=[0, 1], children=[])
