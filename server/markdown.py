@@ -33,8 +33,9 @@ from .highlight import Highlighter, escape
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
 _ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
-# A dot (also the ideographic and full-width ones linkify accepts), a colon or an @.
-_LINK_MARKS = (".", ":", "@", "\u3002", "\uff0e", "\uff61")
+# A dot (also the ideographic and full-width ones linkify accepts), a colon, an @, or the "//"
+# of a protocol-relative link ("//localhost").
+_LINK_MARKS = (".", ":", "@", "//", "\u3002", "\uff0e", "\uff61")
 _ALIGN = re.compile(r"text-align:(left|right|center)")
 
 CODE_OPEN = (
@@ -76,7 +77,7 @@ class Markdown:
         md.validateLink = is_safe_url  # type: ignore[method-assign]
         assert md.linkify is not None
         md.linkify.set({"fuzzy_email": False})
-        # Every link linkify can find has a dot, a colon or an @; most text has none of those
+        # Every link linkify can find has one of _LINK_MARKS; most text has none of those
         # after a word, and linkify's own pretest costs as much as the rest of a parse.
         full_pretest = md.linkify.pretest
 
