@@ -159,16 +159,12 @@ class Lists(StreamBase):
                 and list_is_loose(tokens, span, items, Lines(source)) == state.loose
             )
             if matched:
-                rest = []
-                for item in items[done:]:
-                    self._md.fill_inline(tokens[item.first : item.last], self._env)
-                    rest.append(self._render(tokens[item.first : item.last], self._env))
+                rest = self._finished_parts(tokens, items[done:])
                 close = self._md.render_token(tokens, span.last - 1)
                 htmls = [state.open_html + "".join(state.items_html) + "".join(rest) + close]
                 self._close_container(ops, rest)
         if not matched:
-            self._md.fill_inline(tokens, self._env)
-            htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
+            htmls = self._finished_parts(tokens, spans)
         self._end_container(ops, end, htmls, matched)
         self._list = None
         return True

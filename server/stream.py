@@ -325,6 +325,16 @@ class StreamBase:
         self._live = Live()
         self._mode = Mode.NORMAL
 
+    def _finished_parts(self, tokens: list[Token], parts: list[Span]) -> list[str]:
+        """HTML of parts of a finished container's tokens (from _blocks_of), inline content
+        filled in with the answer's env, part after part."""
+        htmls = []
+        for part in parts:
+            block = tokens[part.first : part.last]
+            self._md.fill_inline(block, self._env)
+            htmls.append(self._render(block, self._env))
+        return htmls
+
     def _blocks_of(self, source: str) -> list[Token]:
         """Block structure of a finished container's source, with the answer's env (a
         definition inside the container counts from now on)."""

@@ -176,16 +176,12 @@ class Tables(StreamBase):
             done = len(state.rows_html)
             matched = bool(rows) and len(rows) >= done
             if matched:
-                rest = []
-                for row in rows[done:]:
-                    self._md.fill_inline(tokens[row.first : row.last], self._env)
-                    rest.append(self._render(tokens[row.first : row.last], self._env))
+                rest = self._finished_parts(tokens, rows[done:])
                 body = "".join(state.rows_html) + "".join(rest)
                 htmls = [state.open_html.replace("</tbody>", body + "</tbody>", 1)]
                 self._close_container(ops, rest)
         if not matched:
-            self._md.fill_inline(tokens, self._env)
-            htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
+            htmls = self._finished_parts(tokens, spans)
         self._end_container(ops, end, htmls, matched)
         self._table = None
         return True
