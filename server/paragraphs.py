@@ -1,20 +1,23 @@
-"""Long paragraphs: the beginning of a long line freezes while its end is typed (pure)."""
+"""Long paragraphs: the beginning freezes while the end is typed (pure)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
+from .blocks import Lines, top_level
 from .heal import balanced_points, heal
 from .live import Live
 from .stream import PARAGRAPH_KEEP, Mode, Op, StreamBase
 
-# A paragraph line longer than this streams as a container: its beginning, up to a word before
-# which nothing is open, freezes as inline HTML and only the rest is parsed per update.
+# A paragraph longer than this streams as a container: its beginning, up to a word before which
+# nothing is open, freezes as inline HTML and only the rest is parsed per update, line after
+# line while the lines that come continue it.
 PARAGRAPH_MIN = 120
 
 
 _BLANK_LINE = re.compile(r"[ \t]*\n")
+_DELIMITER_ROW = re.compile(r"[ \t|:-]*-[ \t|:-]*")
 
 
 _WRAP_OPEN = '<span data-chrome="wrap">'
@@ -25,11 +28,12 @@ _WRAP_CLOSE = "</span>"
 class ParagraphState:
     frozen: list[str] = field(default_factory=list)  # inline HTML of the frozen beginning
     live: str = ""  # inline HTML of the rest, as shown (without its wrapper)
+    checked: int = 0  # line endings in the tail before this offset are inside the paragraph
 
 
 class Paragraphs(StreamBase):
-    """A long paragraph line streams as a container: its beginning freezes as inline HTML at
-    word boundaries before which nothing is open, and only the rest is parsed."""
+    """A long paragraph streams as a container: its beginning freezes as inline HTML at word
+    boundaries before which nothing is open, and only the rest is parsed."""
 
     _paragraph: ParagraphState | None = None
 
@@ -42,26 +46,48 @@ class Paragraphs(StreamBase):
         state = self._paragraph
         assert state is not None
         tail = self._tail
-        if self._new_line or "\n" in tail:
-            newline = tail.find("\n")
+        # Each line ending in the live part: the line after it continues the paragraph, or
+        # the paragraph ends (a blank line), or it may be anything (back to a plain block).
+        while (newline := tail.find("\n", state.checked)) >= 0:
             blank = _BLANK_LINE.match(tail, newline + 1)
             if blank is not None:
                 return self._end_paragraph(ops, newline, blank.end())
-            return self._leave_paragraph(ops)
+            end = tail.find("\n", newline + 1)
+            line = tail[newline + 1 :] if end < 0 else tail[newline + 1 : end]
+            if not self._line_continues(line, complete=end >= 0):
+                return self._leave_paragraph(ops)
+            state.checked = newline + 1
         if len(tail) >= 2 * PARAGRAPH_KEEP:
             points = [p for p in balanced_points(tail) if PARAGRAPH_KEEP <= p <= len(tail) - PARAGRAPH_KEEP]
+            # A piece must not end at a line ending or begin the next line: the line break
+            # between them depends on both sides (trailing spaces, indentation).
+            points = [p for p in points if "\n" not in tail[p - 1 : p + 1]]
             if points:
                 cut = points[-1]
                 html = self._inline(tail[:cut])
                 ops.append({"op": "append", "blocks": [html]})
                 state.frozen.append(html)
                 self._shelve(cut)
+                state.checked = max(0, state.checked - cut)
                 tail = self._tail
         healed = heal(tail, tables=False)
         state.live = self._inline(healed.text)
         # One element for the live part, so plain words can be appended into it (fast path).
         self._show(ops, _WRAP_OPEN + state.live + _WRAP_CLOSE, healed=healed, fast=True, inline=True)
         return False
+
+    def _line_continues(self, line: str, *, complete: bool) -> bool:
+        """Whether ``line``, after a line of the paragraph, is one more line of it: no block
+        starts there that interrupts a paragraph or turns it into a heading, and it is not a
+        table's delimiter row (which would make the line above a table header). A line being
+        typed must be far enough along to tell. A line found to continue always will: what
+        could interrupt is decided by how the line starts."""
+        if not complete and not Lines(line).decided(0):
+            return False
+        if _DELIMITER_ROW.fullmatch(line):
+            return False
+        spans = top_level(self._md.parse_blocks("x\n" + line, self._scratch_env()))
+        return len(spans) == 1 and spans[0].end_line == 2
 
     def _end_paragraph(self, ops: list[Op], newline: int, end: int) -> bool:
         """A blank line ended the paragraph: nothing after it can change it, and its beginning

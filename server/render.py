@@ -36,13 +36,14 @@ from .heal import Healed, heal, only_block_syntax
 from .lists import Lists, item_decided
 from .live import Live
 from .paragraphs import PARAGRAPH_MIN, Paragraphs
+from .quotes import Quotes
 from .stream import Mode, Op, RenderStats, ends_in_text
 from .tables import Tables
 
 __all__ = ["Op", "RenderStats", "StreamRenderer"]
 
 
-class StreamRenderer(Paragraphs, Lists, Tables, Fences):
+class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
     """``feed(text)`` as it arrives, ``update()`` when a frame is due, ``finish()`` at the end."""
 
     @property
@@ -119,6 +120,13 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences):
 
     def finish(self) -> list[Op]:
         """Freeze everything and reconcile with the one-shot render of the whole text."""
+        ops = self.freeze_all()
+        self._reconcile(ops)
+        return ops
+
+    def freeze_all(self) -> list[Op]:
+        """No more text comes: freeze what is live and close every open container (a nested
+        renderer ends so; the answer's own then reconciles, see finish())."""
         if self._cr:
             self._pending.append("\n")
             self._cr = False
@@ -132,13 +140,14 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences):
             self._end_list(ops, self._container_end())
         elif self._mode is Mode.TABLE:
             self._end_table(ops, self._container_end())
+        elif self._mode is Mode.QUOTE:
+            self._end_quote(ops, self._container_end())
         if self._tail:
             self._commit(ops, self._tail)
             self._tail = ""
         elif self._live.html:
             ops.append({"op": "live", "html": ""})
         self._live = Live()
-        self._reconcile(ops)
         return ops
 
     def _advance(self, ops: list[Op]) -> None:
@@ -153,6 +162,8 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences):
                 switched = self._table_step(ops)
             elif self._mode is Mode.PARAGRAPH:
                 switched = self._paragraph_step(ops)
+            elif self._mode is Mode.QUOTE:
+                switched = self._quote_step(ops)
             else:
                 switched = self._normal_step(ops)
             if not switched:
@@ -162,7 +173,9 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences):
     def _normal_step(self, ops: list[Op]) -> bool:
         tail = self._tail
         if self._simple and not self._new_line:
-            if self._simple_kind == "paragraph_open" and len(tail) >= PARAGRAPH_MIN:
+            # The container holds the paragraph's inline content: its source must start with
+            # it (no blank line or indentation before, which the paragraph rule drops).
+            if self._simple_kind == "paragraph_open" and len(tail) >= PARAGRAPH_MIN and not tail[0].isspace():
                 return self._enter_paragraph(ops)
             return self._simple_step(ops, tail)
         self._simple = False
@@ -201,6 +214,8 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences):
                 return self._enter_fence(ops, lines)
             if is_list(first):
                 return self._enter_list(ops, tokens, spans[0])
+            if first.type == "blockquote_open":
+                return self._enter_quote(ops)
             return self._enter_table(ops, tokens, spans[0], lines)
         kind = tokens[spans[0].first].type
         self._simple = (
@@ -209,8 +224,9 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences):
             and tail.lstrip()[:1] not in ("|", "[")
             and any(ch.isalpha() for ch in tail.rsplit("\n", 1)[-1])
         )
-        # A paragraph of one line only: soft line breaks and what ends a paragraph stay NORMAL.
-        self._simple_kind = kind if "\n" not in tail else ""
+        # A paragraph of any length may stream as a container (paragraphs.py); headings and
+        # quotes are told apart only while they are one line.
+        self._simple_kind = kind if "\n" not in tail or kind == "paragraph_open" else ""
         if self._simple and kind != "heading_open":
             self._growth = self._growth_of(tokens, spans[0].first, spans[0].last, tail, env)
             if self._growth is not None:
@@ -257,7 +273,7 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences):
     @staticmethod
     def _container(first: Token, lines: Lines, line: int) -> bool:
         """Whether the live block streams as a container (see the module docstring)."""
-        if first.type == "fence":
+        if first.type in ("fence", "blockquote_open"):
             return lines.complete(line)
         if is_list(first):
             return item_decided(lines, line)

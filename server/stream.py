@@ -31,6 +31,7 @@ class Mode(enum.Enum):
     LIST = "list"
     TABLE = "table"
     PARAGRAPH = "paragraph"
+    QUOTE = "quote"
 
 
 @dataclass

@@ -276,6 +276,69 @@ def test_a_huge_single_list_stays_linear(markdown: Markdown) -> None:
     assert max(ratios) < 1.25 * min(ratios), ratios
 
 
+WORDS = "word " * 40
+
+# Paragraphs of many lines and quotes stream as containers (paragraphs.py, quotes.py); what
+# can end them or change them mid-way, each way it can come.
+WRAPPED = [
+    "   " + WORDS + "end\n\nnext",
+    WORDS + "\n" + WORDS + "\n   " + WORDS + "\n\nafter",
+    WORDS + "\n" + WORDS + "\n===\n",
+    WORDS + "\n" + WORDS + "\n---\n",
+    WORDS + "\na | b\n--- | ---\nc | d\n",
+    WORDS + "  \n" + WORDS + "\\\n" + WORDS,
+    WORDS + "\n*emph " + WORDS + "\nmore* done " + WORDS,
+    WORDS + "\n- item " + WORDS,
+    WORDS + "\n2. not a list " + WORDS + "\n1. a list",
+    WORDS + "\n    indented continuation " + WORDS,
+    WORDS + "\n2024 was a year " + WORDS,
+    "> " + WORDS + "\n> " + WORDS + "\n> " + WORDS + "\n\nafter",
+    "> " + WORDS + "\nlazy " + WORDS + "\n> more\n\n> new quote",
+    "> ```\n> code\n> ```\n> para " + WORDS + "\n> - item\n>   - nested " + WORDS + "\n\nend",
+    ">> nested " + WORDS + "\n>> " + WORDS + "\n> outer\n\nx",
+    ">\t\tfoo " + WORDS + "\n>\tbar\n",
+    "> [ref]\n> " + WORDS + "\n\n[ref]: /url\n",
+    "> a\n> b\n---\n> c\n",
+    "> quote\n# heading\n",
+]
+
+
+@pytest.mark.parametrize("chunking", list(CHUNKERS))
+@pytest.mark.parametrize("doc", WRAPPED)
+def test_wrapped_paragraphs_and_quotes_end_as_the_one_shot_render(
+    markdown: Markdown, doc: str, chunking: str
+) -> None:
+    run = stream(markdown, doc, CHUNKERS[chunking])
+    one_shot = markdown.render(doc)
+    assert "".join(run.renderer.blocks) == one_shot
+    assert canonical(run.page.html()) == canonical(one_shot)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "plain line {} with *emphasis* here",
+        "> quoted line {} with *emphasis* here",
+        ">> deeper {} and `code`",
+    ],
+)
+def test_a_long_wrapped_paragraph_or_quote_stays_linear(markdown: Markdown, line: str) -> None:
+    """Each new line re-parsed the whole paragraph or quote before they streamed as
+    containers: 100 characters parsed per character at 100 lines, 200 at 400."""
+    ratios = []
+    for lines in (50, 100, 200):
+        doc = "".join(line.format(i) + "\n" for i in range(lines)) + "\nAfter.\n"
+        renderer = StreamRenderer(markdown)
+        for i in range(0, len(doc), 4):
+            renderer.feed(doc[i : i + 4])
+            renderer.update()
+        renderer.finish()
+        assert "".join(renderer.blocks) == markdown.render(doc)
+        ratios.append(renderer.stats.parsed_chars / len(doc))
+    assert max(ratios) < 1.25 * min(ratios), ratios
+    assert max(ratios) < 12, ratios
+
+
 # Known failures of other streaming renderers, as regression tests.
 
 

@@ -1,0 +1,129 @@
+"""Block quotes: the quoted text streams through a renderer of its own (pure).
+
+A quote's content is a document of its own: each line without its ``>`` marker. Re-parsing
+the whole quote on every line would make a long quote cost the square of its length, so an
+open quote streams as a container whose content goes, line by line and without the markers, to
+a nested renderer: the quote's finished paragraphs, lists and code blocks freeze inside it
+and only its live block is parsed again. The nested renderer shares the answer's reference
+definitions.
+
+Lines that are not quote lines are rare inside a quote: a blank line ends it; any other line
+is a lazy continuation of its last paragraph, or the start of what follows it, which a parse
+of the quote decides. When the quote ends, it is rendered once from its source: if that is
+what streamed (as it is but in corner cases: tabs after ``>``, a lazy line the nested
+renderer reads otherwise), the quote closes as shown, otherwise it is replaced once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .blocks import top_level
+from .stream import Mode, Op, StreamBase
+
+if TYPE_CHECKING:
+    from .render import StreamRenderer
+
+QUOTE_OPEN = "<blockquote>\n"
+QUOTE_CLOSE = "</blockquote>\n"
+
+_MARKER = re.compile(r" {0,3}>")
+
+
+@dataclass
+class QuoteState:
+    content: StreamRenderer  # renders the quote's content, a document of its own
+    fed: int = 0  # characters of the line being typed given to it already
+
+
+class Quotes(StreamBase):
+    """An open block quote streams as a container, its content through a nested renderer."""
+
+    _quote: QuoteState | None = None
+
+    def _enter_quote(self, ops: list[Op]) -> bool:
+        content = self._nested()
+        self._quote = QuoteState(content)
+        return self._open(ops, QUOTE_OPEN + QUOTE_CLOSE, None, Mode.QUOTE)
+
+    def _nested(self) -> StreamRenderer:
+        """A renderer for a container's content, sharing this one's definitions and stats."""
+        nested = type(self)(self._md, doc_id=self._doc_id, fast_path=self._fast_path)
+        nested._env = self._env
+        nested._known = self._known
+        nested.stats = self.stats
+        return nested  # type: ignore[return-value]  # type(self) is the whole StreamRenderer
+
+    def _quote_step(self, ops: list[Op]) -> bool:
+        state = self._quote
+        assert state is not None
+        content = state.content
+        tail = self._tail
+        pos = 0
+        while (newline := tail.find("\n", pos)) >= 0:
+            line = tail[pos:newline]
+            text = quote_content(line)
+            if text is None:
+                if not line.strip() or not self._lazy(newline + 1):
+                    self._shelve(pos)
+                    return self._end_quote(ops, 0)
+                text = line  # a lazy continuation line, as it is
+            content.feed(text[state.fed :] + "\n")
+            state.fed = 0
+            pos = newline + 1
+        self._shelve(pos)
+        # The line being typed goes in as it comes, once it is known to be a quote line.
+        text = quote_content(self._tail)
+        if text is not None and len(text) > state.fed:
+            content.feed(text[state.fed :])
+            state.fed = len(text)
+        ops.extend(content.update())
+        return False
+
+    def _lazy(self, end: int) -> bool:
+        """Whether the quote goes on to ``end`` in the tail (its last line is not a quote
+        line: a lazy continuation or the start of the next block). Rare: parse and see."""
+        source = "".join(self._shelf) + self._tail[:end]
+        spans = top_level(self._md.parse_blocks(source, self._scratch_env()))
+        return len(spans) == 1
+
+    def _end_quote(self, ops: list[Op], end: int) -> bool:
+        """The quote is over (it ends ``end`` characters into the tail)."""
+        state = self._quote
+        assert state is not None
+        # At the end of the answer the quote's last lines may not have gone in yet (a lazy
+        # line waits for its newline).
+        for index, line in enumerate(self._tail[:end].splitlines(keepends=True)):
+            body = line.rstrip("\n")
+            text = quote_content(body)
+            text = body if text is None else text
+            state.content.feed(text[state.fed if index == 0 else 0 :] + line[len(body) :])
+        ops.extend(state.content.freeze_all())
+        source = "".join(self._shelf) + self._tail[:end]
+        tokens = self._parse(source, self._env)
+        spans = top_level(tokens)
+        htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
+        matched = htmls == [QUOTE_OPEN + "".join(state.content.blocks) + QUOTE_CLOSE]
+        if matched:
+            ops.append({"op": "close"})
+        self._end_container(ops, end, htmls, matched)
+        self._quote = None
+        return True
+
+
+def quote_content(line: str) -> str | None:
+    """A quote line without its marker (and the one space after it), as markdown-it reads it;
+    None for a line that is not a quote line (or not yet known to be one)."""
+    match = _MARKER.match(line)
+    if match is None:
+        return None
+    rest = line[match.end() :]
+    if rest.startswith(" "):
+        return rest[1:]
+    if rest.startswith("\t"):
+        # The tab after ">" counts as the spaces up to the next tab stop, one of which is the
+        # marker's own.
+        return " " * (3 - match.end() % 4) + rest[1:]
+    return rest
