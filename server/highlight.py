@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pygments.lexer import ExtendedRegexLexer, Lexer, RegexLexer
 from pygments.lexers import get_lexer_by_name
@@ -35,6 +36,18 @@ CACHE_CHARS = 4 * 1024 * 1024
 MAX_LEXERS = 256
 
 
+# Growing code blocks remembered for live_block(), the most recently grown first to stay; their
+# HTML is a few times their size.
+GROWING_CHARS = 1024 * 1024
+
+
+@dataclass
+class _Growing:
+    code: str  # whole lines, each with its newline
+    stack: tuple[str, ...] | None  # where the lexer stopped after them
+    lines: list[str]  # their HTML
+
+
 class Highlighter:
     """Highlights code by language name; one instance per Markdown configuration."""
 
@@ -43,6 +56,9 @@ class Highlighter:
         self._classes: dict[_TokenType, str] = {}
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._cached_chars = 0
+        self._growing: OrderedDict[tuple[str, str], _Growing] = OrderedDict()  # see live_block()
+        self._growing_chars = 0
+        self.lexed_chars = 0  # the cost model of highlighting: characters lexed, all told
 
     def lexer(self, lang: str) -> Lexer | None:
         key = lang.lower()
@@ -78,6 +94,41 @@ class Highlighter:
             self._cached_chars -= len(old_code) + len(old_html)
         return html
 
+    def live_block(self, code: str, lang: str) -> str:
+        """HTML for a code block that is still growing inside a live block (a list item
+        being typed re-renders it on every line): lines highlighted for a shorter version of
+        the same block are kept, and only the new ones are lexed, from where the lexer
+        stopped. Usually what block() gives; where it is not (a construct across lines that
+        the lexer reads otherwise whole), the block is highlighted whole once it freezes."""
+        lexer = self.lexer(lang) if lang else None
+        if lexer is None or not (isinstance(lexer, RegexLexer) and _resumable(lexer)):
+            return self.block(code, lang)
+        # Answers stream side by side through one Highlighter: a block is known by its
+        # language and first line.
+        key = (lang, code[: code.find("\n") + 1 or len(code)])
+        known = self._growing.pop(key, None)
+        if known is not None:
+            self._growing_chars -= len(known.code)
+        if known is not None and code.startswith(known.code):
+            done, stack, htmls = known.code, known.stack, known.lines
+        else:
+            done, stack, htmls = "", None, []
+        end = code.rfind("\n") + 1
+        if end > len(done):
+            new, stack = self.lines([], code[len(done) : end - 1].split("\n"), lang, stack)
+            htmls = htmls + new
+            done = code[:end]
+        if done:
+            self._growing[key] = _Growing(done, stack, htmls)
+            self._growing_chars += len(done)
+            while self._growing_chars > GROWING_CHARS and self._growing:
+                _, old = self._growing.popitem(last=False)
+                self._growing_chars -= len(old.code)
+        html = "".join(line + "\n" for line in htmls)
+        if end < len(code):
+            html += self.lines([], [code[end:]], lang, stack)[0][0]
+        return html
+
     def forget(self) -> None:
         """Drop the cache (benchmarks measure cold work)."""
         self._cache.clear()
@@ -97,13 +148,15 @@ class Highlighter:
         if lexer is None:
             return [escape(line) for line in new], None
         if isinstance(lexer, RegexLexer) and _resumable(lexer):
-            tokens, stack = _lex_resuming(lexer, "".join(line + "\n" for line in new), stack or ("root",))
+            text = "".join(line + "\n" for line in new)
+            tokens, stack = _lex_resuming(lexer, text, stack or ("root",))
             skip = 0
         else:
             context = context[-CONTEXT_LINES:]
             text = "".join(line + "\n" for line in context + new)
             tokens = [(ttype, value) for _, ttype, value in lexer.get_tokens_unprocessed(text)]
             skip = len(context)
+        self.lexed_chars += len(text)
         pieces = self._pieces(tokens)
         # _pieces ends every line with exactly one "\n" piece, so lines can be counted off.
         out: list[str] = []
@@ -120,6 +173,7 @@ class Highlighter:
         return out, stack
 
     def _format(self, lexer: Lexer, code: str) -> list[str]:
+        self.lexed_chars += len(code)
         # get_tokens_unprocessed: get_tokens() only adds a generator that filters nothing (no
         # filters are set) and normalises what markdown-it has normalised already.
         return self._pieces((ttype, value) for _, ttype, value in lexer.get_tokens_unprocessed(code))

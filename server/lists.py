@@ -96,7 +96,7 @@ class Lists(StreamBase):
             return False
         healed = heal(live_src)
         if healed.text == live_src:
-            html = self._render(tokens[items[keep].first : items[-1].last], env)
+            html = self._render(tokens[items[keep].first : items[-1].last], env, live=True)
             fast = keep == len(items) - 1 and ends_in_text(tokens, items[-1])
         else:
             html, fast = self._render_items(healed.text, state.loose)
@@ -122,7 +122,7 @@ class Lists(StreamBase):
             return "", False
         if loose:
             loosen(tokens, items[0].first, items[-1].last)
-        html = self._render(tokens[items[0].first : items[-1].last], env)
+        html = self._render(tokens[items[0].first : items[-1].last], env, live=True)
         return html, len(items) == 1 and ends_in_text(tokens, items[-1])
 
     def _loosen_frozen_items(self, ops: list[Op], state: ListState) -> None:

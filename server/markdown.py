@@ -19,14 +19,14 @@ and get markdown-it-py's own HTML back.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
+from markdown_it.utils import EnvType, OptionsDict, OptionsType
 from mdit_py_plugins.footnote import footnote_plugin
 
 from .highlight import Highlighter, escape
@@ -46,6 +46,8 @@ CODE_OPEN = (
     "</div>"
 )
 CODE_CLOSE = "</div>"
+# In a render's env: the render is of a live block (Markdown.render_tokens).
+LIVE = "inkstreamLive"
 TABLE_OPEN = '<div class="table-scroll" data-chrome="wrap">'
 TABLE_CLOSE = "</div>"
 
@@ -85,7 +87,7 @@ class Markdown:
             return any(mark in text for mark in _LINK_MARKS) and bool(full_pretest(text))
 
         md.linkify.pretest = pretest
-        _install_render_rules(md)
+        _install_render_rules(md, self._highlight_live)
         self.md = md
 
         # The core chain split in two: block structure, then everything that fills in inline
@@ -98,6 +100,9 @@ class Markdown:
 
     def _highlight(self, code: str, lang: str, attrs: str) -> str:
         return self.highlighter.block(code, lang)
+
+    def _highlight_live(self, code: str, lang: str, attrs: str) -> str:
+        return self.highlighter.live_block(code, lang)
 
     def parse(self, src: str, env: EnvType) -> list[Token]:
         return self.md.parse(src, env)
@@ -143,7 +148,11 @@ class Markdown:
                     known[token.content] = token.children or []
         return tokens
 
-    def render_tokens(self, tokens: Sequence[Token], env: EnvType) -> str:
+    def render_tokens(self, tokens: Sequence[Token], env: EnvType, *, live: bool = False) -> str:
+        """HTML of ``tokens``. ``live``: for a live block, shown until it freezes (code in it
+        is highlighted as it grows, see Highlighter.live_block)."""
+        if live:
+            env = {**env, LIVE: True}
         return str(self.md.renderer.render(tokens, self.md.options, env))
 
     def render_token(self, tokens: Sequence[Token], index: int) -> str:
@@ -210,7 +219,7 @@ def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
     return False
 
 
-def _install_render_rules(md: MarkdownIt) -> None:
+def _install_render_rules(md: MarkdownIt, highlight_live: Callable[[str, str, str], str]) -> None:
     renderer = md.renderer
     assert isinstance(renderer, RendererHTML)
     default_fence = renderer.rules["fence"]
@@ -220,6 +229,10 @@ def _install_render_rules(md: MarkdownIt) -> None:
         self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
     ) -> str:
         token = tokens[idx]
+        if env.get(LIVE):
+            live = cast(OptionsType, dict(options.items()))
+            live["highlight"] = highlight_live
+            options = OptionsDict(live)
         inner = str(default_fence(tokens, idx, options, env))
         lang = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
         head = CODE_OPEN.format(label=escape(lang) if lang else "text")

@@ -241,7 +241,7 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
         if not spans:
             self._show(ops, "")
             return False
-        html = self._render(tokens[spans[0].first : spans[-1].last], env)
+        html = self._render(tokens[spans[0].first : spans[-1].last], env, live=True)
         fast = len(spans) == 1 and ends_in_text(tokens, spans[-1])
         self._show(ops, html, healed=healed, fast=fast)
         return False
@@ -266,7 +266,7 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
         if not spans:
             self._show(ops, "")
             return False
-        html = self._render(tokens[spans[0].first : spans[-1].last], env)
+        html = self._render(tokens[spans[0].first : spans[-1].last], env, live=True)
         self._show(ops, html, healed=healed, fast=len(spans) == 1 and ends_in_text(tokens, spans[-1]))
         return False
 

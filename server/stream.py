@@ -132,8 +132,8 @@ class StreamBase:
         self.stats.parsed_chars += len(src)
         return self._md.parse_reusing(src, env, self._known)
 
-    def _render(self, tokens: list[Token], env: dict[str, Any]) -> str:
-        return self._md.render_tokens(tokens, env)
+    def _render(self, tokens: list[Token], env: dict[str, Any], *, live: bool = False) -> str:
+        return self._md.render_tokens(tokens, env, live=live)
 
     def _fresh_env(self) -> dict[str, Any]:
         env: dict[str, Any] = {"references": {}}
@@ -243,7 +243,7 @@ class StreamBase:
         children = inline.children
         inline.children = [Token("text", "", 0, content=MARK)]
         try:
-            parts = self._render(tokens[first:last], env).split(MARK)
+            parts = self._render(tokens[first:last], env, live=True).split(MARK)
         finally:
             inline.children = children
         if len(parts) != 2:

@@ -300,6 +300,9 @@ WRAPPED = [
     "> [ref]\n> " + WORDS + "\n\n[ref]: /url\n",
     "> a\n> b\n---\n> c\n",
     "> quote\n# heading\n",
+    # Code in list items is highlighted as it grows (Highlighter.live_block), exactly once frozen.
+    '1. step:\n   ```python\n   s = """a\n   b"""\n   x = 1\n   ```\n2. next\n',
+    "- a\n\n  ```sql\n  /* multi\n  line */ SELECT 1;\n  ```\n- b\n",
 ]
 
 
@@ -337,6 +340,26 @@ def test_a_long_wrapped_paragraph_or_quote_stays_linear(markdown: Markdown, line
         ratios.append(renderer.stats.parsed_chars / len(doc))
     assert max(ratios) < 1.25 * min(ratios), ratios
     assert max(ratios) < 12, ratios
+
+
+def test_code_in_a_list_item_is_highlighted_once_as_it_grows() -> None:
+    """A list item is parsed again per line; the code block in it must not be lexed again
+    whole each time (that is quadratic: a 200-line block lexed 100 times over). Lines are
+    lexed once as they come (the line being typed again per update) and once more, whole,
+    when the item freezes."""
+    ratios = []
+    for lines in (100, 200, 400):
+        markdown = Markdown()
+        code = "".join(f"   total_{i} = compute(values[{i}], scale={i % 7})\n" for i in range(lines))
+        doc = "1. First step:\n\n   ```python\n" + code + "   ```\n\n2. Second step\n"
+        renderer = StreamRenderer(markdown)
+        for i in range(0, len(doc), 4):
+            renderer.feed(doc[i : i + 4])
+            renderer.update()
+        renderer.finish()
+        assert "".join(renderer.blocks) == Markdown().render(doc)
+        ratios.append(markdown.highlighter.lexed_chars / len(code))
+    assert max(ratios) < 1.25 * min(ratios), ratios
 
 
 # Known failures of other streaming renderers, as regression tests.
