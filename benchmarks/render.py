@@ -21,7 +21,10 @@ Each figure is a ratio against the floor of its own round, the median over ``--r
 rounds, with the garbage collector off during each timed run (its pauses land anywhere and
 this machine is noisy enough). Targets: ≤ 3× the floor with default batching, ≤ 10× at
 4-character updates, and doubling the answer at most doubles the cost. Also printed: how far
-the display trails the text at 100 tokens/s (the simulated clock), and, with the browser on
+the display trails the text at 100 tokens/s (the simulated clock), the relay's cost over one
+long block of shapes that go quadratic when the live block is parsed again per line (a wrapped
+paragraph, a long quote, code in a list item, a long nested list in one item), and, with the
+browser on
 (default), the page's scripting and layout time for the demo's 200 KB answer in Chromium (CDP
 ``Performance.getMetrics``).
 """
@@ -270,6 +273,37 @@ def browser_scripting(text_kb: int) -> dict[str, float]:
     return results
 
 
+SHAPES: dict[str, Callable[[int], str]] = {
+    # One long block each, where a renderer that parses the live block again per line goes
+    # quadratic: n lines of it, then a paragraph after.
+    "wrapped paragraph": lambda n: "".join(f"plain line {i} with *emphasis* here\n" for i in range(n)),
+    "long quote": lambda n: "".join(f"> quoted line {i} with *emphasis* here\n" for i in range(n)),
+    "code in a list item": lambda n: (
+        "1. First step:\n\n   ```python\n"
+        + "".join(f"   total_{i} = compute(values[{i}], scale={i % 7})\n" for i in range(n))
+        + "   ```\n"
+    ),
+    "nested list in one item": lambda n: (
+        "1. Top item with **bold**\n"
+        + "".join(f"   - nested point {i} with *emphasis* here\n" for i in range(n))
+    ),
+}
+
+
+def shapes(lines: tuple[int, ...] = (100, 200, 400)) -> dict[str, list[float]]:
+    """Relay at 100 tokens/s over one long block of each shape, × its floor, as it grows."""
+    out: dict[str, list[float]] = {}
+    for name, make in SHAPES.items():
+        ratios = []
+        for n in lines:
+            text = make(n) + "\nAfter.\n"
+            Markdown().render(text)
+            base = floor(text)
+            ratios.append(relay_run(text, 100)[0] / base)
+        out[name] = ratios
+    return out
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -357,6 +391,11 @@ def main() -> int:
     )
     stats = relay.renderer.stats
     print(f"renderer: {stats.parsed_chars / len(text):.2f} characters parsed per character of answer")
+    if not args.quick:
+        report["shapes"] = {name: [round(r, 1) for r in ratios] for name, ratios in shapes().items()}
+        print("\none long block, relay@100 total × floor at 100 / 200 / 400 lines (flat is linear):")
+        for name, ratios in report["shapes"].items():
+            print(f"  {name:>24}: " + " / ".join(f"{r:.1f}×" for r in ratios))
     if not args.no_browser:
         browser = browser_scripting(200)
         report["browser"] = browser
