@@ -70,6 +70,8 @@ class Lines:
             return False
         if _ITEM_START.match(stripped):
             return False
+        if stripped.startswith("```"):
+            return False  # a backtick later in the line would make it no fence
         return any(ch.isalpha() for ch in stripped)
 
 

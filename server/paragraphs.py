@@ -86,8 +86,9 @@ class Paragraphs(StreamBase):
             return False
         if _DELIMITER_ROW.fullmatch(line):
             return False
-        spans = top_level(self._md.parse_blocks("x\n" + line, self._scratch_env()))
-        return len(spans) == 1 and spans[0].end_line == 2
+        tokens = self._md.parse_blocks("x\n" + line, self._scratch_env())
+        spans = top_level(tokens)
+        return len(spans) == 1 and tokens[0].type == "paragraph_open" and spans[0].end_line == 2
 
     def _end_paragraph(self, ops: list[Op], newline: int, end: int) -> bool:
         """A blank line ended the paragraph: nothing after it can change it, and its beginning

@@ -86,8 +86,9 @@ class Quotes(StreamBase):
         """Whether the quote goes on to ``end`` in the tail (its last line is not a quote
         line: a lazy continuation or the start of the next block). Rare: parse and see."""
         source = "".join(self._shelf) + self._tail[:end]
-        spans = top_level(self._md.parse_blocks(source, self._scratch_env()))
-        return len(spans) == 1
+        tokens = self._md.parse_blocks(source, self._scratch_env())
+        spans = top_level(tokens)
+        return len(spans) == 1 and tokens[0].type == "blockquote_open"
 
     def _end_quote(self, ops: list[Op], end: int) -> bool:
         """The quote is over (it ends ``end`` characters into the tail)."""

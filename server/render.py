@@ -191,7 +191,11 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
             self._show(ops, "")
             return False
         keep = len(spans) - 1
-        if keep >= 1 and not lines.decided(spans[-1].line):
+        if keep >= 1 and not (
+            lines.decided(spans[-1].line)
+            # A table is one only once its delimiter row is whole: "--" may turn into "-- -".
+            and (tokens[spans[-1].first].type != "table_open" or lines.complete(spans[-1].line + 1))
+        ):
             keep -= 1
         if keep > 0:
             shift = spans[keep].line
@@ -273,6 +277,8 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
     @staticmethod
     def _container(first: Token, lines: Lines, line: int) -> bool:
         """Whether the live block streams as a container (see the module docstring)."""
+        if "|" in lines.get(line) and not lines.complete(line + 1):
+            return False  # a delimiter row on the next line would make the line a table header
         if first.type in ("fence", "blockquote_open"):
             return lines.complete(line)
         if is_list(first):

@@ -49,6 +49,7 @@ class RenderStats:
 
 
 MARK = "\x00inkstream:inline\x00"  # no source holds a NUL (feed() replaces it)
+_UNKNOWN = "\x00"  # the source of a frozen block the final render must render again
 
 
 @dataclass
@@ -312,17 +313,25 @@ class StreamBase:
         ops.append({"op": "close"})
 
     def _end_container(self, ops: list[Op], end: int, htmls: list[str], matched: bool) -> None:
-        html = "".join(htmls)
-        if not matched:
-            ops.append({"op": "replace", "html": html})
-            self.stats.rewrites += 1
+        """The container ends ``end`` characters into the tail and is frozen: as shown when it
+        ``matched`` its one-shot render ``htmls``, else replaced by them (none, if what it held
+        turned out to belong to the block after it)."""
         source = "".join(self._shelf) + self._tail[:end]
+        if matched:
+            self._blocks.append("".join(htmls))
+            self._sources.append(source.rstrip())
+        else:
+            # The page freezes what it is given block by block, as the final reconcile counts.
+            ops.append({"op": "replace", "html": ""})
+            if htmls:
+                ops.append({"op": "append", "blocks": htmls})
+            self._blocks.extend(htmls)
+            self._sources.extend(_UNKNOWN for _ in htmls)
+            self.stats.rewrites += 1
         self._committed.append(source)
         self._shelf.clear()
         self._tail = self._tail[end:]
-        self._blocks.append(html)
-        self._sources.append(source.rstrip())
-        self.stats.frozen_blocks += 1
+        self.stats.frozen_blocks += len(htmls)
         self._live = Live()
         self._mode = Mode.NORMAL
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -360,6 +360,42 @@ def test_code_in_a_list_item_is_highlighted_once_as_it_grows() -> None:
         assert "".join(renderer.blocks) == Markdown().render(doc)
         ratios.append(markdown.highlighter.lexed_chars / len(code))
     assert max(ratios) < 1.25 * min(ratios), ratios
+
+
+# Found by fuzzing: a block whose first line looked settled turned into something else.
+MISREAD = [
+    "- a | b\n--|--\n\nafter\n",  # a list item that is a table header (the table was lost)
+    "* |\n|-",
+    "alpha *beta* gamma " * 8 + "done\n===\nmore\n\n",  # a setext underline ends a long paragraph
+    "> a | b\n--- | ---\n> c\n",  # a quote line that is a table header
+    ">|`\n-|-\n>\n",
+    "```|.\n-|-\n#",  # ... and a fence opener
+    "intro\n```python`\n",  # a backtick in a fence's info: no fence, the paragraph goes on
+    "m\n```x`",
+    "m\na|\n-- -",  # a delimiter row being typed that ends up none
+    "m\n|>\n|-\\",
+]
+
+
+def _pieces_of(size: int) -> Callable[[str], Iterator[str]]:
+    def chunks(text: str) -> Iterator[str]:
+        for i in range(0, len(text), size):
+            yield text[i : i + size]
+
+    return chunks
+
+
+@pytest.mark.parametrize("chunking", [*CHUNKERS, "4", "13"])
+@pytest.mark.parametrize("doc", MISREAD)
+def test_a_block_that_turns_out_otherwise_is_never_frozen_wrong(
+    markdown: Markdown, doc: str, chunking: str
+) -> None:
+    chunker = CHUNKERS[chunking] if chunking in CHUNKERS else _pieces_of(int(chunking))
+    run = stream(markdown, doc, chunker)
+    one_shot = markdown.render(doc)
+    assert "".join(run.renderer.blocks) == one_shot
+    assert canonical(run.page.html()) == canonical(one_shot)
+    assert run.splices == 0
 
 
 # Known failures of other streaming renderers, as regression tests.
