@@ -19,6 +19,7 @@ export class AssistantMessage {
     this.toolsEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="tools"]'));
     this.modelEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="model"]'));
     this.retryButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="retry"]'));
+    this.typingEl = /** @type {HTMLElement} */ (article.querySelector(".typing"));
     this.patcher = new Patcher(this.content, hooks);
     /** @type {string | null} */
     this.turn = null;
@@ -77,6 +78,7 @@ export class AssistantMessage {
     this.state = state;
     this.article.dataset.state = state;
     this.article.setAttribute("aria-busy", state === "streaming" ? "true" : "false");
+    this.typingEl.hidden = state !== "streaming";
   }
 
   get streaming() {

@@ -41,8 +41,13 @@ function lastMeaningful(nodes) {
 // the message's render-lag metric). Measured in Chromium on the demo's 200 KB answer, 8 KB of
 // highlighted code made frames of ~35 ms (layout ~1,500 objects, then paint): 4 KB leaves room
 // under 50 ms on a loaded machine, and still takes in 240 KB a second. A single larger
-// operation still goes in whole.
+// operation still goes in whole. When frames still come late (a slow or busy machine: the
+// last frame's layout took long), the budget halves, down to 1 KB, and grows back as frames
+// come on time.
 const FRAME_BUDGET = 4 * 1024;
+const MIN_BUDGET = 1024;
+const LATE_FRAME_MS = 40;
+const TIMELY_FRAME_MS = 24;
 
 export class Patcher {
   /**
@@ -58,6 +63,21 @@ export class Patcher {
     /** @type {Array<Op | (() => void)>} operations and callbacks waiting for a frame */
     this.queue = [];
     this.scheduled = false;
+    this.budget = FRAME_BUDGET;
+    /** when the last frame that took in operations ran, while more were waiting */
+    this.lastFrame = 0;
+  }
+
+  /** The next frame's budget, from how late it came. @param {number} now */
+  frame(now) {
+    this.scheduled = false;
+    if (this.lastFrame) {
+      const gap = now - this.lastFrame;
+      if (gap > LATE_FRAME_MS) this.budget = Math.max(MIN_BUDGET, this.budget / 2);
+      else if (gap < TIMELY_FRAME_MS) this.budget = Math.min(FRAME_BUDGET, this.budget * 1.25);
+    }
+    this.drain(this.budget);
+    this.lastFrame = this.queue.length ? now : 0;
   }
 
   /**
@@ -72,10 +92,7 @@ export class Patcher {
       this.drain(Infinity);
     } else if (!this.scheduled) {
       this.scheduled = true;
-      requestAnimationFrame(() => {
-        this.scheduled = false;
-        this.drain(FRAME_BUDGET);
-      });
+      requestAnimationFrame((now) => this.frame(now));
     }
   }
 
@@ -115,10 +132,7 @@ export class Patcher {
     }
     if (this.queue.length && !this.scheduled) {
       this.scheduled = true;
-      requestAnimationFrame(() => {
-        this.scheduled = false;
-        this.drain(FRAME_BUDGET);
-      });
+      requestAnimationFrame((now) => this.frame(now));
     }
   }
 
