@@ -144,28 +144,25 @@ class Lists(StreamBase):
         Otherwise (rare) the whole list is rendered and replaces what streamed."""
         state = self._list
         assert state is not None
-        source = "".join(self._shelf) + self._tail[:end]
-        tokens = self._blocks_of(source)
-        spans = top_level(tokens)
-        htmls: list[str] = []
-        matched = False
-        if len(spans) == 1 and is_list(tokens[spans[0].first]):
+
+        def stands(source: str, tokens: list[Token], spans: list[Span]) -> list[str] | None:
             span = spans[0]
+            if not is_list(tokens[span.first]):
+                return None
             items = children(tokens, span, 1, "list_item_open")
             done = len(state.items_html)
-            matched = (
-                len(items) >= done
-                and self._md.render_token(tokens, span.first) == state.open_html
-                and list_is_loose(tokens, span, items, Lines(source)) == state.loose
-            )
-            if matched:
-                rest = self._finished_parts(tokens, items[done:])
-                close = self._md.render_token(tokens, span.last - 1)
-                htmls = [state.open_html + "".join(state.items_html) + "".join(rest) + close]
-                self._close_container(ops, rest)
-        if not matched:
-            htmls = self._finished_parts(tokens, spans)
-        self._end_container(ops, end, htmls, matched)
+            if (
+                len(items) < done
+                or self._md.render_token(tokens, span.first) != state.open_html
+                or list_is_loose(tokens, span, items, Lines(source)) != state.loose
+            ):
+                return None
+            rest = self._finished_parts(tokens, items[done:])
+            close = self._md.render_token(tokens, span.last - 1)
+            self._close_container(ops, rest)
+            return [state.open_html + "".join(state.items_html) + "".join(rest) + close]
+
+        self._end_as_parsed(ops, end, stands)
         self._list = None
         return True
 

@@ -8,6 +8,7 @@ of live block that stream as containers.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -334,6 +335,22 @@ class StreamBase:
         self.stats.frozen_blocks += len(htmls)
         self._live = Live()
         self._mode = Mode.NORMAL
+
+    def _end_as_parsed(
+        self, ops: list[Op], end: int, stands: Callable[[str, list[Token], list[Span]], list[str] | None]
+    ) -> None:
+        """The open list or table is over, ``end`` characters into the tail. Its block
+        structure is parsed once; ``stands`` says whether what froze inside it stands (then it
+        closes the container and returns its HTML) or not (None: its one-shot render
+        replaces it)."""
+        source = "".join(self._shelf) + self._tail[:end]
+        tokens = self._blocks_of(source)
+        spans = top_level(tokens)
+        htmls = stands(source, tokens, spans) if len(spans) == 1 else None
+        if htmls is None:
+            self._end_container(ops, end, self._finished_parts(tokens, spans), matched=False)
+        else:
+            self._end_container(ops, end, htmls, matched=True)
 
     def _finished_parts(self, tokens: list[Token], parts: list[Span]) -> list[str]:
         """HTML of parts of a finished container's tokens (from _blocks_of), inline content

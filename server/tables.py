@@ -166,23 +166,20 @@ class Tables(StreamBase):
         rows that streamed (a table with no body rows has no <tbody>: that one is replaced)."""
         state = self._table
         assert state is not None
-        source = "".join(self._shelf) + self._tail[:end]
-        tokens = self._blocks_of(source)
-        spans = top_level(tokens)
-        htmls: list[str] = []
-        matched = False
-        if len(spans) == 1 and tokens[spans[0].first].type == "table_open":
+
+        def stands(source: str, tokens: list[Token], spans: list[Span]) -> list[str] | None:
+            if tokens[spans[0].first].type != "table_open":
+                return None
             rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
             done = len(state.rows_html)
-            matched = bool(rows) and len(rows) >= done
-            if matched:
-                rest = self._finished_parts(tokens, rows[done:])
-                body = "".join(state.rows_html) + "".join(rest)
-                htmls = [state.open_html.replace("</tbody>", body + "</tbody>", 1)]
-                self._close_container(ops, rest)
-        if not matched:
-            htmls = self._finished_parts(tokens, spans)
-        self._end_container(ops, end, htmls, matched)
+            if not rows or len(rows) < done:
+                return None
+            rest = self._finished_parts(tokens, rows[done:])
+            body = "".join(state.rows_html) + "".join(rest)
+            self._close_container(ops, rest)
+            return [state.open_html.replace("</tbody>", body + "</tbody>", 1)]
+
+        self._end_as_parsed(ops, end, stands)
         self._table = None
         return True
 
