@@ -25,6 +25,11 @@ function nodesOf(html) {
   return nodes;
 }
 
+/** Bytes of HTML a node stands for. @param {Node} node */
+function sizeOf(node) {
+  return node instanceof Element ? node.outerHTML.length : (node.textContent ?? "").length;
+}
+
 /** @param {Node} node */
 function isBlank(node) {
   return node.nodeType === Node.TEXT_NODE && !/\S/.test(node.textContent ?? "");
@@ -40,12 +45,14 @@ function lastMeaningful(nodes) {
 // frame than a browser lays out in 50 ms; what is left waits for the next frame (and shows in
 // the message's render-lag metric). Measured in Chromium on the demo's 200 KB answer, 8 KB of
 // highlighted code made frames of ~35 ms (layout ~1,500 objects, then paint): 4 KB leaves room
-// under 50 ms on a loaded machine, and still takes in 240 KB a second. A single larger
-// operation still goes in whole. When frames still come late (a slow or busy machine: the
-// last frame's layout took long), the budget halves, down to 1 KB, and grows back as frames
-// come on time.
+// under 50 ms on a loaded machine, and still takes in 240 KB a second. A single
+// block bigger than the budget goes in without its longest list of children (a table's rows, a
+// code block's lines), which follow over the next frames. When frames come late (a slow or busy
+// machine: the last frame's layout took long) the budget halves, down to 1 KB; while they come
+// on time it grows, up to 16 KB.
 const FRAME_BUDGET = 4 * 1024;
 const MIN_BUDGET = 1024;
+const MAX_BUDGET = 16 * 1024;
 const LATE_FRAME_MS = 40;
 const TIMELY_FRAME_MS = 24;
 
@@ -74,7 +81,7 @@ export class Patcher {
     if (this.lastFrame) {
       const gap = now - this.lastFrame;
       if (gap > LATE_FRAME_MS) this.budget = Math.max(MIN_BUDGET, this.budget / 2);
-      else if (gap < TIMELY_FRAME_MS) this.budget = Math.min(FRAME_BUDGET, this.budget * 1.25);
+      else if (gap < TIMELY_FRAME_MS) this.budget = Math.min(MAX_BUDGET, this.budget * 1.25);
     }
     this.drain(this.budget);
     this.lastFrame = this.queue.length ? now : 0;
@@ -118,12 +125,21 @@ export class Patcher {
         item();
         continue;
       }
+      if (item.op === "refill") {
+        used += this.refill(item, budget - used);
+        continue;
+      }
       if (item.op === "append" && (item.blocks?.length ?? 0) > 1) {
         // Frozen blocks go in one by one, so a big batch spreads over frames.
         const [first, ...rest] = /** @type {string[]} */ (item.blocks);
-        this.queue.unshift({ op: "append", blocks: rest });
-        used += first.length;
-        this.apply([{ op: "append", blocks: [first] }]);
+        this.queue.unshift({ op: "append", blocks: [first] }, { op: "append", blocks: rest });
+        continue;
+      }
+      if (item.op === "append" && item.blocks?.length === 1 && item.blocks[0].length > budget) {
+        // One block bigger than a frame takes (a whole table or code block that arrived at
+        // once): it goes in with its longest list of children left out, and those follow
+        // over the next frames, before any later operation.
+        used += this.appendGradually(item.blocks[0]);
         continue;
       }
       used += (item.html?.length ?? 0) + (item.text?.length ?? 0) +
@@ -134,6 +150,47 @@ export class Patcher {
       this.scheduled = true;
       requestAnimationFrame((now) => this.frame(now));
     }
+  }
+
+  /**
+   * Append one frozen block whose longest child list (a table's rows, a code block's lines) is
+   * queued to follow. @param {string} html @returns {number} bytes of HTML inserted now
+   */
+  appendGradually(html) {
+    const nodes = nodesOf(html);
+    let widest = null;
+    for (const node of nodes) {
+      if (!(node instanceof Element)) continue;
+      const walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT);
+      for (let el = /** @type {Element | null} */ (node); el; el = /** @type {Element | null} */ (walker.nextNode())) {
+        if (!widest || el.childNodes.length > widest.childNodes.length) widest = el;
+      }
+    }
+    const held = widest ? Array.from(widest.childNodes) : [];
+    for (const child of held) child.remove();
+    const level = this.level;
+    const ref = level.live[0] ?? null;
+    for (const node of nodes) level.parent.insertBefore(node, ref);
+    level.blocks.push(nodes);
+    const announce = this.levels.length === 1 ? nodes : null;
+    this.queue.unshift({ op: "refill", parent: widest, nodes: held, announce });
+    return html.length - held.reduce((n, c) => n + sizeOf(c), 0);
+  }
+
+  /**
+   * Put back children held by appendGradually(), as many as `budget` allows (at least one).
+   * @param {any} item @param {number} budget @returns {number} bytes of HTML put back
+   */
+  refill(item, budget) {
+    let used = 0;
+    while (item.nodes.length && (used === 0 || used < budget)) {
+      const node = item.nodes.shift();
+      used += sizeOf(node);
+      item.parent.appendChild(node);
+    }
+    if (item.nodes.length) this.queue.unshift(item);
+    else if (item.announce) this.hooks.onFrozen?.(item.announce);
+    return used;
   }
 
   get level() {
