@@ -44,10 +44,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.events import ContentDelta, Done
-from server.markdown import Markdown
-from server.relay import Relay
-from server.render import RenderStats, StreamRenderer
+from server.markdown.document import RenderStats, StreamRenderer
+from server.markdown.engine import Markdown
+from server.turns.relay import Relay
+from server.upstream.events import ContentDelta, Done
 
 PROSE = (
     "Streaming an answer is mostly about **what not to redo**. Each update should touch only the "

@@ -10,9 +10,9 @@ import sys
 
 import uvicorn
 
-from .app import create_app
 from .errors import ConfigError
 from .settings import Settings
+from .web.app import create_app
 
 
 def uvicorn_config(app: object, settings: Settings, **extra: object) -> uvicorn.Config:
@@ -21,7 +21,7 @@ def uvicorn_config(app: object, settings: Settings, **extra: object) -> uvicorn.
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         # uvloop, accepting every pending connection per turn of the loop (listener.py).
-        loop="server.listener:new_event_loop" if sys.platform != "win32" else "asyncio",
+        loop="server.web.listener:new_event_loop" if sys.platform != "win32" else "asyncio",
         http="httptools",
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from server.markdown import Markdown
+from server.markdown.engine import Markdown
 from tests.support.dom import canonical, parse, serialize, strip_chrome
 
 ASSISTANT = 'article[data-role="assistant"]'

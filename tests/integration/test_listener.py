@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import uvloop
 
-from server.listener import BatchServer, Loop, new_event_loop
+from server.web.listener import BatchServer, Loop, new_event_loop
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from server.transport import HIGH_WATER, PUMP, ResponseStream, StreamingTransport, _Connection
+from server.upstream.transport import HIGH_WATER, PUMP, ResponseStream, StreamingTransport, _Connection
 from tests.support.raw_http import RawServer, read_request
 
 T = TypeVar("T")

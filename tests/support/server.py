@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from server.app import create_app
 from server.cli import bind, uvicorn_config
 from server.settings import Settings
+from server.web.app import create_app
 
 
 @dataclass

@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from server.markdown import Markdown
-from server.render import StreamRenderer
+from server.markdown.document import StreamRenderer
+from server.markdown.engine import Markdown
 from tests.support.dom import Element, Node, Page, Text, parse, serialize, strip_chrome
 
 Chunker = Callable[[str], Iterator[str]]

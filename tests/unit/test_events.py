@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.errors import UpstreamError, UpstreamProtocolError, UpstreamStreamError
-from server.events import (
+from server.upstream.events import (
     MAX_SHOWN,
     ContentDelta,
     Done,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.highlight import Highlighter
+from server.markdown.highlight import Highlighter
 
 PYTHON = "".join(f"total_{i} = compute(values[{i}], label='row {i}')  # step {i}\n" for i in range(60))
 SQL = "".join(f"SELECT id, amount_{i} FROM orders WHERE amount > {i};\n" for i in range(60))

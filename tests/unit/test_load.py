@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.load import MAX_SPACING, PROBE_INTERVAL, Load
+from server.turns.load import MAX_SPACING, PROBE_INTERVAL, Load
 
 
 def run(load: Load, lateness: float, seconds: float, start: float) -> float:

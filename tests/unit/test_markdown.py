@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from linkify_it import LinkifyIt
 
-from server.markdown import Markdown
+from server.markdown.engine import Markdown
 
 MD = Markdown()
 

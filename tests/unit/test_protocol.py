@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.errors import ProtocolError
-from server.protocol import (
+from server.turns.frames import encode
+from server.web.protocol import (
     MAX_MESSAGES,
     MAX_MODEL,
     MAX_REF,
@@ -26,7 +27,6 @@ from server.protocol import (
     Start,
     Stop,
     Subscribe,
-    encode,
     error_frame,
     hello_frame,
     parse_client_frame,

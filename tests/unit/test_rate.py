@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.rate import TokenBucket
+from server.turns.rate import TokenBucket
 
 
 def takes(bucket: TokenBucket, now: float, tries: int = 1000) -> int:

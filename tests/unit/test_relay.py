@@ -16,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.errors import AnswerTooLarge, InternalError, TurnError, UpstreamStreamError
-from server.events import (
+from server.markdown.engine import Markdown
+from server.turns.relay import EndState, Relay
+from server.upstream.events import (
     ContentDelta,
     Done,
     Finish,
@@ -25,8 +27,6 @@ from server.events import (
     UpstreamEvent,
     Usage,
 )
-from server.markdown import Markdown
-from server.relay import EndState, Relay
 from tests.support.dom import Page, canonical
 
 Frame = dict[str, Any]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.markdown import Markdown
+from server.markdown.engine import Markdown
 from tests.support.commonmark import Example, examples
 from tests.support.dom import canonical
 from tests.support.streaming import CHUNKERS, Run, raw_syntax_flashes, stream

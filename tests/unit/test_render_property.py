@@ -7,8 +7,8 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.markdown import Markdown
-from server.render import StreamRenderer
+from server.markdown.document import StreamRenderer
+from server.markdown.engine import Markdown
 from tests.support.dom import Page, canonical
 
 MARKDOWN = Markdown()

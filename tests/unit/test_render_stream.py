@@ -10,9 +10,9 @@ import pytest
 
 from server.demo.scripts import Answers
 from server.demo.tokens import strip_marks, tokenize
-from server.fences import HIGHLIGHT_LINES
-from server.markdown import Markdown
-from server.render import StreamRenderer
+from server.markdown.document import StreamRenderer
+from server.markdown.engine import Markdown
+from server.markdown.fences import HIGHLIGHT_LINES
 from tests.support.dom import Page, canonical, serialize
 from tests.support.streaming import CHUNKERS, by_char, raw_syntax_flashes, stream, visible_text
 

@@ -16,7 +16,7 @@ from httpx_sse import ServerSentEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.sse import EventDecoder
+from server.upstream.sse import EventDecoder
 
 BOM = b"\xef\xbb\xbf"
 Decoded = tuple[str, str, str, int | None]  # event, data, id, retry

@@ -6,8 +6,8 @@ from pygments.formatters import HtmlFormatter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from . import __version__
-from .errors import UpstreamError
+from .. import __version__
+from ..errors import UpstreamError
 
 
 async def index(request: Request) -> Response:

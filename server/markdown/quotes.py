@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .blocks import top_level
 from .stream import Mode, Op, StreamBase
-
-if TYPE_CHECKING:
-    from .render import StreamRenderer
 
 QUOTE_OPEN = "<blockquote>\n"
 QUOTE_CLOSE = "</blockquote>\n"
@@ -32,9 +29,22 @@ QUOTE_CLOSE = "</blockquote>\n"
 _MARKER = re.compile(r" {0,3}>")
 
 
+class Content(Protocol):
+    """The renderer of a quote's content: a whole renderer of its own (document.py)."""
+
+    @property
+    def blocks(self) -> list[str]: ...
+
+    def feed(self, text: str) -> None: ...
+
+    def update(self) -> list[Op]: ...
+
+    def freeze_all(self) -> list[Op]: ...
+
+
 @dataclass
 class QuoteState:
-    content: StreamRenderer  # renders the quote's content, a document of its own
+    content: Content  # renders the quote's content, a document of its own
     fed: int = 0  # characters of the line being typed given to it already
 
 
@@ -48,13 +58,13 @@ class Quotes(StreamBase):
         self._quote = QuoteState(content)
         return self._open(ops, QUOTE_OPEN + QUOTE_CLOSE, None, Mode.QUOTE)
 
-    def _nested(self) -> StreamRenderer:
+    def _nested(self) -> Content:
         """A renderer for a container's content, sharing this one's definitions and stats."""
         nested = type(self)(self._md, doc_id=self._doc_id, fast_path=self._fast_path)
         nested._env = self._env
         nested._known = self._known
         nested.stats = self.stats
-        return nested  # type: ignore[return-value]  # type(self) is the whole StreamRenderer
+        return nested  # type: ignore[return-value]  # type(self) is the whole renderer
 
     def _quote_step(self, ops: list[Op]) -> bool:
         state = self._quote

@@ -17,13 +17,12 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from .errors import TurnError
-from .events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage, clean_text
-from .markdown import Markdown
+from ..errors import TurnError
+from ..markdown.document import StreamRenderer
+from ..markdown.engine import Markdown
+from ..upstream.events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage, clean_text
+from .frames import Frame
 from .rate import TokenBucket
-from .render import StreamRenderer
-
-Frame = dict[str, Any]
 
 # A frame is sent early, whatever the rate, once this much text waits: a firehose upstream must
 # not build frames of many megabytes.

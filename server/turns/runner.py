@@ -13,23 +13,34 @@ import asyncio
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
-from .catalog import Catalog
-from .errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
-from .events import Done, UpstreamEvent
+from ..errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
+from ..markdown.engine import Markdown
+from ..settings import Settings
+from ..upstream.catalog import Catalog
+from ..upstream.client import Message, Upstream
+from ..upstream.events import Done, UpstreamEvent
+from .frames import Frame, encode
 from .load import PROBE_INTERVAL, Load
-from .markdown import Markdown
-from .protocol import Start, encode
-from .relay import Frame, Relay
-from .settings import Settings
-from .upstream import Upstream
+from .relay import Relay
 
 log = logging.getLogger("inkstream.turns")
 
 USER_STOP = "stopped by the user"
 UNWATCHED = "nobody was watching"
 SHUTDOWN = "the server is shutting down"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """What a turn is asked to answer: the conversation so far, the last message the user's."""
+
+    ref: str | None
+    model: str | None
+    messages: tuple[Message, ...]
+    max_tokens: int | None
 
 
 class Watcher(Protocol):
@@ -115,7 +126,7 @@ class Turns:
     def get(self, turn_id: str) -> Turn | None:
         return self._turns.get(turn_id)
 
-    def start(self, request: Start, watcher: Watcher) -> Turn:
+    def start(self, request: TurnRequest, watcher: Watcher) -> Turn:
         if self._closing:
             raise ProtocolError("shutting_down", "The server is shutting down; try again in a moment.")
         turn = Turn(
@@ -163,7 +174,7 @@ class Turns:
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
 
-    async def _run(self, turn: Turn, request: Start) -> None:
+    async def _run(self, turn: Turn, request: TurnRequest) -> None:
         loop = asyncio.get_running_loop()
         settings = self._settings
         relay = Relay(

@@ -12,23 +12,33 @@ import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from httpx_sse import ServerSentEvent
 
-from .errors import (
+from ..errors import (
     UpstreamDisconnected,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamStatusError,
     UpstreamTimeout,
 )
+from ..settings import Settings
 from .events import ContentDelta, Done, Finish, UpstreamEvent, clean_text, parse_event
-from .protocol import Message
-from .settings import Settings
 from .sse import EventDecoder
 from .transport import PUMP, ResponseStream, StreamingTransport
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: str
+    content: str
+
+    def to_wire(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
 
 MAX_ERROR_BODY = 64 * 1024
 _KEY_SHAPE = re.compile(r"\b(?:sk|rk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}")

@@ -15,10 +15,10 @@ from typing import Any
 from markdown_it.token import Token
 
 from .blocks import Lines, Span, top_level
+from .engine import Markdown
 from .heal import Healed, balanced_points, heal_inline
 from .highlight import escape
 from .live import BLOCK_TAGS, INERT, INERT_RUN, INLINE_ROOT, LINKISH, Live, line_content, text_target
-from .markdown import Markdown
 
 Op = dict[str, Any]
 

@@ -13,16 +13,16 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from ..demo import create_demo_app
+from ..markdown.engine import Markdown
+from ..settings import DEMO_PATH, Settings
+from ..turns.runner import Turns
+from ..upstream.catalog import Catalog
+from ..upstream.client import Upstream, create_client
 from .assets import asset_dir
-from .catalog import Catalog
-from .demo import create_demo_app
 from .headers import SecurityHeaders
-from .markdown import Markdown
 from .pages import health, highlight_css, index, models, stylesheet
-from .settings import DEMO_PATH, Settings
-from .turns import Turns
-from .upstream import Upstream, create_client
-from .ws import WebSocketEndpoint
+from .socket import WebSocketEndpoint
 
 
 def create_app(settings: Settings) -> Starlette:

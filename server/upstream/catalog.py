@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .errors import UpstreamProtocolError
-from .settings import Settings
-from .upstream import Upstream
+from ..errors import UpstreamProtocolError
+from ..settings import Settings
+from .client import Upstream
 
 
 class Catalog:

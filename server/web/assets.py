@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def asset_dir(name: str) -> Path:
     candidates = [
-        Path(__file__).resolve().parent.parent / name,
+        Path(__file__).resolve().parents[2] / name,
         Path(sys.prefix) / "share" / "inkstream" / name,
     ]
     for candidate in candidates:

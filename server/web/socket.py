@@ -21,23 +21,23 @@ from urllib.parse import urlsplit
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from . import __version__
-from .errors import ProtocolError
+from .. import __version__
+from ..errors import ProtocolError
+from ..settings import Settings
+from ..turns.frames import encode
+from ..turns.rate import TokenBucket
+from ..turns.runner import USER_STOP, Turn, TurnRequest, Turns
 from .protocol import (
     Hello,
     Ping,
     Start,
     Stop,
     Subscribe,
-    encode,
     error_frame,
     hello_frame,
     parse_client_frame,
     pong_frame,
 )
-from .rate import TokenBucket
-from .settings import Settings
-from .turns import USER_STOP, Turn, Turns
 
 log = logging.getLogger("inkstream.ws")
 
@@ -195,7 +195,10 @@ class Connection:
                     message=f"At most {self._settings.max_turns_per_socket} answers may stream at once "
                     "per connection.",
                 )
-            turn = self._turns.start(frame, self)
+            request = TurnRequest(
+                ref=frame.ref, model=frame.model, messages=frame.messages, max_tokens=frame.max_tokens
+            )
+            turn = self._turns.start(request, self)
             self._started.append(turn)
             self._cursors[turn.id] = _Cursor(turn, 0)
             self.notify()

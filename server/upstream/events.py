@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UpstreamProtocolError, UpstreamStreamError
+from ..errors import UpstreamProtocolError, UpstreamStreamError
 
 MAX_SHOWN = 200  # characters of a bad event quoted back in an error message
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
+from ..upstream.client import Message
 
 PROTOCOL_VERSION = 1
 ROLES = frozenset({"system", "user", "assistant"})
@@ -23,15 +24,6 @@ MAX_MODEL = 256
 MAX_TURN_ID = 64
 MAX_TOKENS = 1_000_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    role: str
-    content: str
-
-    def to_wire(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,17 +166,6 @@ def _optional_str(data: dict[str, Any], key: str, limit: int, code: str | None) 
 
 
 # ------------------------------------------------------------------ server frames
-
-
-def encode(frame: dict[str, Any]) -> str:
-    text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            # A lone surrogate slipped through: escaped, it is still valid JSON and UTF-8.
-            text = json.dumps(frame, separators=(",", ":"))
-    return text
 
 
 def hello_frame(*, server: str, demo: bool, limits: dict[str, Any]) -> dict[str, Any]:
