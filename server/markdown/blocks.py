@@ -1,7 +1,7 @@
 """Where blocks start and end in markdown-it-py's token stream and in the source (pure).
 
 Helpers for the streaming renderer: top-level block spans from ``Token.map``, list items and
-table rows inside a block, whether a list is loose, and fence lines.
+table rows inside a block, and whether a list is loose.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from markdown_it.token import Token
 
-_FENCE_OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _ITEM_START = re.compile(r"(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)|\d+$")
 _LIST_OPEN = frozenset({"bullet_list_open", "ordered_list_open"})
 
@@ -155,36 +154,3 @@ def loosen(tokens: list[Token], first: int, last: int) -> None:
         token = tokens[index]
         if token.type in ("paragraph_open", "paragraph_close") and token.level == 2:
             token.hidden = False
-
-
-@dataclass(frozen=True, slots=True)
-class Fence:
-    char: str
-    length: int
-    indent: int
-    info: str
-
-    def closes(self, line: str) -> bool:
-        stripped = line.strip()
-        return (
-            len(line) - len(line.lstrip(" ")) <= 3
-            and len(stripped) >= self.length
-            and set(stripped) == {self.char}
-        )
-
-    def content(self, line: str) -> str:
-        """A content line with the opener's indentation taken off, as CommonMark does."""
-        remove = 0
-        while remove < self.indent and remove < len(line) and line[remove] == " ":
-            remove += 1
-        return line[remove:]
-
-
-def fence_opener(line: str) -> Fence | None:
-    match = _FENCE_OPEN.match(line)
-    if match is None:
-        return None
-    marker, info = match.group(2), match.group(3)
-    if marker[0] == "`" and "`" in info:
-        return None
-    return Fence(marker[0], len(marker), len(match.group(1)), info.strip())

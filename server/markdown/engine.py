@@ -29,6 +29,7 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict, OptionsType
 from mdit_py_plugins.footnote import footnote_plugin
 
+from .fence import code_language
 from .highlight import Highlighter, escape
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
@@ -93,7 +94,8 @@ class Markdown:
         # The core chain split in two: block structure, then everything that fills in inline
         # content (inline, linkify, ..., footnote_tail), so a caller can do the second part
         # only for the blocks it needs.
-        rules = [(rule.name, rule.fn) for rule in md.core.ruler.__rules__ if rule.enabled]
+        ruler = md.core.ruler
+        rules = list(zip(ruler.get_active_rules(), ruler.getRules(""), strict=True))
         self._block_rules = [fn for name, fn in rules if name in ("normalize", "block")]
         # The footnote section is built only from a whole answer's parse (parse()).
         self._inline_rules = [fn for name, fn in rules if name not in ("normalize", "block", "footnote_tail")]
@@ -197,7 +199,7 @@ class Markdown:
 
     def code_open(self, info: str) -> str:
         """Chrome and opening tags of a fenced code block, exactly as the fence rule writes them."""
-        lang = info.split(maxsplit=1)[0] if info.strip() else ""
+        lang = code_language(info)
         label = escape(lang) if lang else "text"
         cls = f' class="language-{escape(lang)}"' if lang else ""
         return CODE_OPEN.format(label=label) + f"<pre><code{cls}>"
@@ -234,7 +236,7 @@ def _install_render_rules(md: MarkdownIt, highlight_live: Callable[[str, str, st
             live["highlight"] = highlight_live
             options = OptionsDict(live)
         inner = str(default_fence(tokens, idx, options, env))
-        lang = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+        lang = code_language(token.info)
         head = CODE_OPEN.format(label=escape(lang) if lang else "text")
         # default_fence ends with "\n"; keep it outside the chrome so text nodes line up.
         return head + inner.rstrip("\n") + CODE_CLOSE + "\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .blocks import Fence, Lines, fence_opener
+from .blocks import Lines
+from .fence import Fence
 from .highlight import escape
 from .live import Live
 from .stream import Mode, Op, StreamBase
@@ -35,13 +36,12 @@ class Fences(StreamBase):
     _fence: FenceState | None = None
 
     def _enter_fence(self, ops: list[Op], lines: Lines) -> bool:
-        fence = fence_opener(lines.get(0))
+        fence = Fence.opener(lines.get(0))
         if fence is None:  # markdown-it saw a fence our scan does not: render it plainly
             html = self._render(self._parse(self._tail, self._scratch_env()), {})
             self._show(ops, html)
             return False
-        lang = _fence_lang(fence.info)
-        self._fence = FenceState(fence, lang)
+        self._fence = FenceState(fence, fence.lang)
         self._shelve(lines.offset(1))
         return self._open(ops, self._md.code_open(fence.info) + self._md.code_close(), "code", Mode.FENCE)
 
@@ -73,8 +73,7 @@ class Fences(StreamBase):
         if len(state.pending) >= batch or state.pending_chars >= HIGHLIGHT_CHARS:
             self._code_lines(ops)
         partial = self._tail
-        stripped = partial.strip()
-        if stripped and set(stripped) == {state.fence.char} and len(partial) - len(partial.lstrip(" ")) <= 3:
+        if state.fence.may_close(partial):
             partial = ""  # the closing fence being typed: never show it as code
         # Finished lines not yet highlighted, and the line being typed, as plain code.
         live = state.pending_html + escape(state.fence.content(partial))
@@ -119,7 +118,3 @@ class Fences(StreamBase):
         self._end_container(ops, end, htmls, matched)
         self._fence = None
         return True
-
-
-def _fence_lang(info: str) -> str:
-    return info.split(maxsplit=1)[0] if info else ""

@@ -24,8 +24,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-_CLOSING_FENCE_PREFIX = re.compile(r"^\s*(`+|~+)\s*$")
+from .cells import cells
+from .fence import Fence
+
 _CONTAINER_PREFIX = re.compile(r"[ \t]*(?:>|(?:[-*+]|\d{1,9}[.)])(?=[ \t]))[ \t]*")
 _BLOCK_SYNTAX = re.compile(r"[-*_=+ \t]*|#{1,6}[ \t]*|\d{1,9}[.)]?|\|[ \t|:\-]*|`+|~+|\[[ xX]?\]?[ \t]*")
 _BLOCK_PREFIX = re.compile(
@@ -68,28 +69,24 @@ def heal(src: str, *, tables: bool = True) -> Healed:
     partial = lines[-1]
     # Where inline scanning may start: after the last blank line or closed fence.
     scope_line = 0
-    fence: tuple[str, int] | None = None
+    fence: Fence | None = None
     for number, line in enumerate(lines):
         if fence is None:
-            match = _FENCE.match(line)
-            if match and not (match.group(1)[0] == "`" and "`" in line[match.end() :]):
+            fence = Fence.opener(line, nested=True)
+            if fence is not None:
                 if number == len(lines) - 1:
                     # A fence opener still being typed: its info string may change the language.
                     return Healed("\n".join(lines[:-1]), 0, False)
-                fence = (match.group(1)[0], len(match.group(1)))
             elif not line.strip() and number < len(lines) - 1:
                 scope_line = number + 1
-        else:
-            stripped = line.strip()
-            char, length = fence
-            if stripped and set(stripped) == {char} and len(stripped) >= length:
-                if number == len(lines) - 1:
-                    # Could still become a longer closer, or plain code: hold it back.
-                    return Healed("\n".join(lines[:-1]) + "\n", 0, False)
-                fence = None
-                scope_line = number + 1
+        elif fence.closes(line, nested=True):
+            if number == len(lines) - 1:
+                # Could still become a longer closer, or plain code: hold it back.
+                return Healed("\n".join(lines[:-1]) + "\n", 0, False)
+            fence = None
+            scope_line = number + 1
     if fence is not None:
-        if partial and _CLOSING_FENCE_PREFIX.match(partial) and partial.strip()[0] == fence[0]:
+        if partial and fence.may_close(partial, nested=True):
             return Healed("\n".join(lines[:-1]) + "\n", 0, False)
         return Healed(src, 0, True)
 
@@ -447,18 +444,8 @@ def _infer_table(text: str) -> str:
         return text
     if last > 0 and _HEADER_LINE.match(lines[last - 1]):
         return text  # already inside a table, or a header whose delimiter is being typed
-    cells = _cells(lines[last])
-    if not cells:
+    header = cells(lines[last])
+    if not any(header):
         return text
-    delimiter = "|" + "|".join(" --- " for _ in cells) + "|"
+    delimiter = "|" + "|".join(" --- " for _ in header) + "|"
     return "\n".join([*lines[: last + 1], delimiter, *lines[last + 1 :]])
-
-
-def _cells(line: str) -> list[str]:
-    body = line.strip()
-    if body.startswith("|"):
-        body = body[1:]
-    if body.endswith("|") and not body.endswith("\\|"):
-        body = body[:-1]
-    cells = re.split(r"(?<!\\)\|", body)
-    return cells if any(c.strip() for c in cells) else []

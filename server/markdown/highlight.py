@@ -11,11 +11,19 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pygments.lexer import ExtendedRegexLexer, Lexer, RegexLexer
 from pygments.lexers import get_lexer_by_name
-from pygments.token import STANDARD_TYPES, Error, Whitespace, _TokenType
+from pygments.token import STANDARD_TYPES, Error, Token, Whitespace
 from pygments.util import ClassNotFound
+
+if TYPE_CHECKING:
+    # The class of Pygments' token types (Token.Name, ...): Pygments and its stubs name it
+    # only privately; at run time it is simply the type of Token.
+    from pygments.token import _TokenType as TokenType
+else:
+    TokenType = type(Token)
 
 # Lines of already-streamed code lexed again before new lines, so that a multi-line string or
 # comment started a little earlier colours the new lines right. Bounded, so the cost of a
@@ -53,7 +61,7 @@ class Highlighter:
 
     def __init__(self) -> None:
         self._lexers: dict[str, Lexer | None] = {}
-        self._classes: dict[_TokenType, str] = {}
+        self._classes: dict[TokenType, str] = {}
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._cached_chars = 0
         self._growing: OrderedDict[tuple[str, str], _Growing] = OrderedDict()  # see live_block()
@@ -178,7 +186,7 @@ class Highlighter:
         # filters are set) and normalises what markdown-it has normalised already.
         return self._pieces((ttype, value) for _, ttype, value in lexer.get_tokens_unprocessed(code))
 
-    def _pieces(self, tokens: Iterable[tuple[_TokenType, str]]) -> list[str]:
+    def _pieces(self, tokens: Iterable[tuple[TokenType, str]]) -> list[str]:
         pieces: list[str] = []
         for ttype, value in tokens:
             css = self._css_class(ttype)
@@ -191,7 +199,7 @@ class Highlighter:
                     pieces.append(f'<span class="{css}">{text}</span>' if css else text)
         return pieces
 
-    def _css_class(self, ttype: _TokenType) -> str:
+    def _css_class(self, ttype: TokenType) -> str:
         css = self._classes.get(ttype)
         if css is None:
             probe = ttype
@@ -215,13 +223,18 @@ def _resumable(lexer: Lexer) -> bool:
 
 def _lex_resuming(
     lexer: RegexLexer, text: str, stack: tuple[str, ...]
-) -> tuple[list[tuple[_TokenType, str]], tuple[str, ...]]:
+) -> tuple[list[tuple[TokenType, str]], tuple[str, ...]]:
     """``RegexLexer.get_tokens_unprocessed`` (Pygments 2), which also hands back the state stack
     it ended in: the next lines of an open code block are lexed from there, with no earlier
     line lexed again."""
-    tokens: list[tuple[_TokenType, str]] = []
+    tokens: list[tuple[TokenType, str]] = []
     pos = 0
-    tokendefs = lexer._tokens  # type: ignore[attr-defined]  # compiled when the class is made
+    # Pygments has no public way to learn the state a RegexLexer ended in (its
+    # get_tokens_unprocessed takes a starting stack but never hands the last one back), so this
+    # loop is RegexLexer's own, reading the compiled rule table RegexLexerMeta keeps in
+    # ``_tokens`` (built when the class is first instantiated). Pinned Pygments; the
+    # highlighting tests compare the result with a whole-block lex.
+    tokendefs = lexer._tokens  # type: ignore[attr-defined]
     statestack = list(stack)
     statetokens = tokendefs[statestack[-1]]
     while True:
@@ -229,7 +242,7 @@ def _lex_resuming(
             m = rexmatch(text, pos)
             if m:
                 if action is not None:
-                    if type(action) is _TokenType:
+                    if type(action) is TokenType:
                         tokens.append((action, m.group()))
                     else:
                         tokens.extend((ttype, value) for _, ttype, value in action(lexer, m))

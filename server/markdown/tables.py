@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from markdown_it.common.utils import mdTrim
-from markdown_it.rules_block.table import MAX_AUTOCOMPLETED_CELLS, escapedSplit
 from markdown_it.token import Token
 
 from .blocks import Lines, Span, children, top_level
+from .cells import MAX_AUTOCOMPLETED_CELLS, cells, split_pipes
 from .heal import Healed, heal
 from .stream import Mode, Op, StreamBase
 
@@ -123,7 +122,7 @@ class Tables(StreamBase):
         typed, and plain words go straight into it (the fast path)."""
         healed = heal(self._tail, tables=False)
         parts = ["<tr>\n"]
-        for opening, cell in zip(state.aligns, _cells(healed.text), strict=False):
+        for opening, cell in zip(state.aligns, cells(healed.text), strict=False):
             if not cell:
                 break
             parts.append(f"{opening}{self._cell(state, cell)}</td>\n")
@@ -136,13 +135,13 @@ class Tables(StreamBase):
         (rules_block/table.py); None for anything else, which the parse path decides."""
         if not _PIPE_LED.match(line):
             return None
-        cells = _cells(line)
-        state.autocompleted += len(state.aligns) - len(cells)
+        row = cells(line)
+        state.autocompleted += len(state.aligns) - len(row)
         if state.autocompleted > MAX_AUTOCOMPLETED_CELLS:
             return None
         parts = ["<tr>\n"]
         for index, opening in enumerate(state.aligns):
-            cell = cells[index] if index < len(cells) else ""
+            cell = row[index] if index < len(row) else ""
             parts.append(f"{opening}{self._cell(state, cell) if cell else ''}</td>\n")
         parts.append("</tr>\n")
         return "".join(parts)
@@ -188,21 +187,10 @@ class Tables(StreamBase):
 _PIPE_LED = re.compile(r" {0,3}\|")
 
 
-def _cells(line: str) -> list[str]:
-    """A row's cells as markdown-it's table rule splits them: pipes escaped with a backslash
-    are text, outer pipes are dropped, each cell is trimmed."""
-    columns = escapedSplit(mdTrim(line))
-    if columns and columns[0] == "":
-        columns.pop(0)
-    if columns and columns[-1] == "":
-        columns.pop()
-    return [mdTrim(column) for column in columns]
-
-
 def _typing_in_a_cell(healed: Healed | None) -> bool:
     """The live row's last cell has text: words typed next extend it. (After "| " they would
     start a new cell the display does not show yet.)"""
     if healed is None:
         return False
-    cells = re.split(r"(?<!\\)\|", healed.text)
-    return len(cells) > 1 and bool(cells[-1].strip())
+    parts = split_pipes(healed.text)
+    return len(parts) > 1 and bool(parts[-1].strip())

@@ -20,7 +20,8 @@ from typing import Any
 from ..errors import TurnError
 from ..markdown.document import StreamRenderer
 from ..markdown.engine import Markdown
-from ..upstream.events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage, clean_text
+from ..text import Characters, clean_text
+from ..upstream.events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage
 from .frames import Frame
 from .rate import TokenBucket
 
@@ -70,7 +71,7 @@ class Relay:
         self._render_interval = render_interval
         self._pace = render_interval  # grows when renders get costly (see took())
         self._costly = False  # the last flush parsed
-        self._high = ""  # the first half of a surrogate pair, waiting for the second
+        self._characters = Characters()  # an emoji's surrogate pair may be split across deltas
         self._last_render = -1e18
         self._unrendered = False
         self._shown = 0
@@ -86,7 +87,7 @@ class Relay:
         if isinstance(event, ContentDelta):
             if self._first_content is None:
                 self._first_content = now
-            text = self._whole_characters(event.text)
+            text = self._characters.feed(event.text)
             if not text:
                 return
             self.renderer.feed(text)
@@ -113,17 +114,6 @@ class Relay:
             self._usage = event
         elif isinstance(event, Done):
             self._done = True
-
-    def _whole_characters(self, text: str) -> str:
-        """Join a surrogate pair split across deltas (an emoji escaped in JSON and cut in two);
-        replace any surrogate left alone."""
-        if self._high:
-            text = self._high + text
-            self._high = ""
-        if text and "\ud800" <= text[-1] <= "\udbff":
-            self._high = text[-1]
-            text = text[:-1]
-        return clean_text(text)
 
     @property
     def pending(self) -> bool:
@@ -179,9 +169,8 @@ class Relay:
         """The last frames: what is still pending, then ``end`` with the final reconcile."""
         if self.ended:
             return []
-        if self._high:  # half an emoji never completed
-            leftover = clean_text(self._high)
-            self._high = ""
+        leftover = self._characters.flush()  # half an emoji that never completed
+        if leftover:
             self.renderer.feed(leftover)
             self._text.append(leftover)
             self._chars += len(leftover)

@@ -26,7 +26,8 @@ from ..errors import (
     UpstreamTimeout,
 )
 from ..settings import Settings
-from .events import ContentDelta, Done, Finish, UpstreamEvent, clean_text, parse_event
+from ..text import clean_text, shorten
+from .events import ContentDelta, Done, Finish, UpstreamEvent, parse_event
 from .sse import EventDecoder
 from .transport import PUMP, ResponseStream, StreamingTransport
 
@@ -41,6 +42,7 @@ class Message:
 
 
 MAX_ERROR_BODY = 64 * 1024
+MAX_ERROR_TEXT = 500  # characters of an upstream's error message quoted to the user
 _KEY_SHAPE = re.compile(r"\b(?:sk|rk|pk|key)[-_][A-Za-z0-9_\-*.]{6,}")
 
 
@@ -235,19 +237,21 @@ def _error_detail(raw: bytes) -> tuple[str, str | None]:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        return _shorten(clean_text(text)), None
+        return _quote(text), None
     if isinstance(data, dict):
         error = data.get("error", data)
         if isinstance(error, dict):
             message = error.get("message") or error.get("detail") or error.get("msg")
             code = error.get("code") or error.get("type")
-            return (
-                _shorten(clean_text(str(message))) if message else _shorten(clean_text(text)),
-                clean_text(str(code)) if code is not None else None,
-            )
+            return _quote(str(message) if message else text), None if code is None else clean_text(str(code))
         if isinstance(error, str):
-            return _shorten(clean_text(error)), None
-    return _shorten(clean_text(text)), None
+            return _quote(error), None
+    return _quote(text), None
+
+
+def _quote(text: str) -> str:
+    """Part of an upstream's error body, fit to show the user."""
+    return shorten(clean_text(text), MAX_ERROR_TEXT)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -289,7 +293,3 @@ def _redact(text: str, key: str | None) -> str:
     if key and len(key) >= 4:
         text = text.replace(key, "[redacted]")
     return _KEY_SHAPE.sub("[redacted]", text)
-
-
-def _shorten(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"

@@ -8,24 +8,13 @@ would show the user something wrong (an ``error`` object, data that is not JSON)
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UpstreamProtocolError, UpstreamStreamError
+from ..text import clean_text, shorten
 
 MAX_SHOWN = 200  # characters of a bad event quoted back in an error message
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(text: str) -> str:
-    """``text`` as valid Unicode: surrogate pairs joined, lone surrogates replaced.
-
-    JSON escapes can carry surrogates (an emoji split across two chunks arrives as two lone
-    halves), and a lone one cannot be encoded as UTF-8: sending it would break the socket."""
-    if not _SURROGATE.search(text):
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +73,12 @@ def parse_event(data: str) -> list[UpstreamEvent]:
         chunk = json.loads(data)
     except (ValueError, RecursionError):
         raise UpstreamProtocolError(
-            f"The upstream sent an event that is not JSON: {_shorten(data)}"
+            f"The upstream sent an event that is not JSON: {shorten(data, MAX_SHOWN)}"
         ) from None
     if not isinstance(chunk, dict):
-        raise UpstreamProtocolError(f"The upstream sent an event that is not an object: {_shorten(data)}")
+        raise UpstreamProtocolError(
+            f"The upstream sent an event that is not an object: {shorten(data, MAX_SHOWN)}"
+        )
     error = chunk.get("error")
     if error:
         raise _stream_error(error)
@@ -164,12 +155,8 @@ def _stream_error(error: object) -> UpstreamStreamError:
             status=status,
             upstream_code=upstream_code if isinstance(upstream_code, str) else None,
         )
-    return UpstreamStreamError(f"The upstream reported an error: {_shorten(str(error))}")
+    return UpstreamStreamError(f"The upstream reported an error: {shorten(str(error), MAX_SHOWN)}")
 
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"

@@ -1,18 +1,22 @@
 """Bytes of an event stream -> Server-Sent Events, incrementally and without I/O.
 
-We drive httpx-sse's line and field decoders ourselves rather than calling
-``EventSource.aiter_sse()`` because that path has three gaps (shared/research/protocol-facts.md §2):
-it decodes with the Content-Type charset (the spec says UTF-8, always), a leading BOM makes it
-drop the first event, and it dispatches events whose data is empty (``event: ping``), which would
-reach ``json.loads``. Feeding bytes here keeps all three fixed in one tested place.
+The WHATWG event-stream interpretation (HTML §9.2.6), in a few owned lines rather than
+httpx-sse's decoders, which are private to it (``httpx_sse._decoders``) and which its public
+``EventSource.aiter_sse()`` drives with three gaps (shared/research/protocol-facts.md §2): it
+decodes with the Content-Type charset (the spec says UTF-8, always), a leading BOM makes it
+drop the first event, and it dispatches events whose data is empty (``event: ping``), which
+would reach ``json.loads``. The push path (the transport hands over each read's bytes) needs a
+decoder fed with bytes anyway. Events are httpx-sse's own public ``ServerSentEvent``.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 
 from httpx_sse import ServerSentEvent
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class EventDecoder:
@@ -26,38 +30,61 @@ class EventDecoder:
         # utf-8-sig drops one leading BOM and nothing else; errors are replaced so a bad byte
         # costs one character, not the turn.
         self._text = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-        self._lines = SSELineDecoder()
-        self._fields = SSEDecoder()
-        self._skip_lf = False
+        self._partial = ""  # the start of a line whose end has not come yet
+        self._skip_lf = False  # the last piece ended with CR: an LF starting the next is its pair
+        self._event = ""
+        self._data: list[str] = []
+        self._id = ""  # the last event id: it carries over to later events
+        self._retry: int | None = None
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
-        text = self._text.decode(data)
+        return self._lines(self._text.decode(data))
+
+    def close(self) -> list[ServerSentEvent]:
+        # A last line without its line end is a line, but the event it belongs to has no
+        # blank line after it, so the spec discards that event: only the tail can dispatch.
+        events = self._lines(self._text.decode(b"", final=True))
+        self._partial = ""
+        self._event, self._data, self._retry = "", [], None
+        return events
+
+    def _lines(self, text: str) -> list[ServerSentEvent]:
         if self._skip_lf and text:
             self._skip_lf = False
-            if text.startswith("\n"):
+            if text[0] == "\n":
                 text = text[1:]
         if not text:
             return []
-        if text.endswith("\r"):
-            # The line decoder would hold a final CR back until it sees whether LF follows,
-            # delaying an event that bare-CR servers end right there. Close the line now and
-            # drop the LF if it does come.
-            text += "\n"
-            self._skip_lf = True
-        return self._dispatch(self._lines.decode(text))
-
-    def close(self) -> list[ServerSentEvent]:
-        tail = self._text.decode(b"", final=True)
-        lines = self._lines.decode(tail) if tail else []
-        # A last line without its newline still counts as a line, but the event it belongs to
-        # has no terminating blank line, so the spec discards it; SSEDecoder does exactly that.
-        lines += self._lines.flush()
-        return self._dispatch(lines)
-
-    def _dispatch(self, lines: list[str]) -> list[ServerSentEvent]:
-        events = []
+        if "\r" in text:
+            # A CR at the very end ends its line now (bare-CR servers end events right
+            # there); an LF at the start of the next piece is then dropped.
+            self._skip_lf = text[-1] == "\r"
+            lines = _LINE_END.split(text)
+        else:
+            lines = text.split("\n")
+        lines[0] = self._partial + lines[0]
+        self._partial = lines.pop()
+        events: list[ServerSentEvent] = []
         for line in lines:
-            event = self._fields.decode(line)
-            if event is not None and event.data != "":
-                events.append(event)
+            if not line:
+                if self._data:
+                    data = "\n".join(self._data)
+                    if data:
+                        events.append(ServerSentEvent(self._event, data, self._id, self._retry))
+                self._event, self._data, self._retry = "", [], None
+            elif line[0] != ":":
+                self._field(line)
         return events
+
+    def _field(self, line: str) -> None:
+        name, _, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)

@@ -8,12 +8,12 @@ Every client frame is a JSON object with a ``type``. Anything else is a ``Protoc
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProtocolError
+from ..text import has_surrogate
 from ..upstream.client import Message
 
 PROTOCOL_VERSION = 1
@@ -23,7 +23,6 @@ MAX_REF = 128
 MAX_MODEL = 256
 MAX_TURN_ID = 64
 MAX_TOKENS = 1_000_000
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +157,7 @@ def _optional_str(data: dict[str, Any], key: str, limit: int, code: str | None) 
     value = data.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > limit or _SURROGATE.search(value):
+    if not isinstance(value, str) or len(value) > limit or has_surrogate(value):
         if code is None:
             return None
         raise ProtocolError(code, f"'{key}' must be a string of at most {limit} characters.")

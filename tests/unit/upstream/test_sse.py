@@ -431,3 +431,8 @@ def test_a_trailing_cr_ends_the_event_at_once() -> None:
     decoder = EventDecoder()
     assert [e.data for e in decoder.feed(b"data: a\n\r")] == ["a"]
     assert decoder.close() == []
+
+
+@pytest.mark.parametrize("value", ["+5", "5.0", " 7x", "٣"])
+def test_retry_takes_ascii_digits_only(value: str) -> None:
+    assert _events(f"retry: {value}\ndata: a\n\n") == [("message", "a", "", None)]
