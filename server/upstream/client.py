@@ -13,10 +13,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import httpx
 from httpx_sse import ServerSentEvent
+from pydantic import AfterValidator, StrictStr
 
 from ..errors import (
     UpstreamDisconnected,
@@ -31,11 +32,16 @@ from .events import ContentDelta, Done, Finish, UpstreamEvent, parse_event
 from .sse import EventDecoder
 from .transport import PUMP, ResponseStream, StreamingTransport
 
+Role = Literal["system", "user", "assistant"]
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    role: str
-    content: str
+    """One message of a conversation, as the chat completions API takes it."""
+
+    role: Role
+    # Lone surrogates (half an emoji, escaped in JSON) cannot go out as UTF-8: replaced.
+    content: Annotated[StrictStr, AfterValidator(clean_text)]
 
     def to_wire(self) -> dict[str, str]:
         return {"role": self.role, "content": self.content}

@@ -8,16 +8,25 @@ Every client frame is a JSON object with a ``type``. Anything else is a ``Protoc
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import ErrorDetails
 
 from ..errors import ProtocolError
 from ..text import has_surrogate
 from ..upstream.client import Message
 
 PROTOCOL_VERSION = 1
-ROLES = frozenset({"system", "user", "assistant"})
 MAX_MESSAGES = 500
 MAX_REF = 128
 MAX_MODEL = 256
@@ -25,143 +34,109 @@ MAX_TURN_ID = 64
 MAX_TOKENS = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
+def _whole_characters(value: str) -> str:
+    if has_surrogate(value):
+        raise ValueError("must not hold lone surrogates")
+    return value
+
+
+Model = Annotated[StrictStr, Field(max_length=MAX_MODEL), AfterValidator(_whole_characters)]
+TurnId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TURN_ID)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Start:
     """Begin a turn: the conversation so far, the last message being the user's."""
 
-    ref: str | None
-    model: str | None
-    messages: tuple[Message, ...]
-    max_tokens: int | None
+    ref: str | None = None
+    model: Model | None = None
+    messages: Annotated[tuple[Message, ...], Field(min_length=1, max_length=MAX_MESSAGES)]
+    max_tokens: Annotated[StrictInt, Field(gt=0, le=MAX_TOKENS)] | None = None
+    type: Literal["start"] = "start"
+
+    @model_validator(mode="after")
+    def _last_is_the_user_s(self) -> Start:
+        if self.messages[-1].role != "user":
+            raise ValueError("The last message must be the user's")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    turn: str
+    turn: TurnId
     ref: str | None = None
+    type: Literal["stop"] = "stop"
 
 
 @dataclass(frozen=True, slots=True)
 class Subscribe:
     """Follow a turn's frames after ``after`` (-1: from its start)."""
 
-    turn: str
-    after: int
+    turn: TurnId
+    after: Annotated[StrictInt, Field(ge=-1)] = -1
     ref: str | None = None
+    type: Literal["subscribe"] = "subscribe"
 
 
 @dataclass(frozen=True, slots=True)
 class Ping:
-    ref: str | None
+    ref: str | None = None
+    type: Literal["ping"] = "ping"
 
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    version: int
+    # The one version this server speaks (a bool is not a version: StrictInt).
+    version: Annotated[StrictInt, Field(ge=PROTOCOL_VERSION, le=PROTOCOL_VERSION)]
+    ref: str | None = None
+    type: Literal["hello"] = "hello"
 
 
 ClientFrame = Start | Stop | Subscribe | Ping | Hello
+_FRAMES: TypeAdapter[ClientFrame] = TypeAdapter(Annotated[ClientFrame, Field(discriminator="type")])
 
 
 def parse_client_frame(text: str) -> ClientFrame:
+    """A client frame, validated; anything else raises ``ProtocolError`` with the ``ref`` of
+    the frame when it had a usable one."""
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
         raise ProtocolError("bad_json", "Frames must be JSON objects; this one is not JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_frame", "Frames must be JSON objects.")
+    # An unusable ref is dropped rather than refused: the error could not name it anyway.
+    ref = data.get("ref")
+    data["ref"] = ref if isinstance(ref, str) and len(ref) <= MAX_REF and not has_surrogate(ref) else None
     kind = data.get("type")
-    ref = _optional_str(data, "ref", MAX_REF, None)
     if not isinstance(kind, str):
-        raise ProtocolError("bad_frame", "A frame needs a string 'type'.", ref=ref)
-    parser = _PARSERS.get(kind)
-    if parser is None:
-        raise ProtocolError("unknown_type", f"Unknown frame type {kind[:40]!r}.", ref=ref)
+        raise ProtocolError("bad_frame", "A frame needs a string 'type'.", ref=data["ref"])
     try:
-        return parser(data, ref)
-    except ProtocolError as error:
-        error.ref = ref
-        raise
+        return _FRAMES.validate_python(data)
+    except ValidationError as error:
+        raise _refusal(error.errors(include_url=False, include_input=False), kind, data["ref"]) from None
 
 
-def _start(data: dict[str, Any], ref: str | None) -> Start:
-    raw = data.get("messages")
-    if not isinstance(raw, list) or not raw:
-        raise ProtocolError("invalid", "'messages' must be a non-empty list.")
-    if len(raw) > MAX_MESSAGES:
-        raise ProtocolError("invalid", f"At most {MAX_MESSAGES} messages per turn.")
-    messages = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise ProtocolError("invalid", f"messages[{index}] must be an object.")
-        role, content = item.get("role"), item.get("content")
-        if not isinstance(role, str) or role not in ROLES:
-            raise ProtocolError("invalid", f"messages[{index}].role must be one of {sorted(ROLES)}.")
-        if not isinstance(content, str):
-            raise ProtocolError("invalid", f"messages[{index}].content must be a string.")
-        messages.append(Message(role, content))
-    if messages[-1].role != "user":
-        raise ProtocolError("invalid", "The last message must be the user's.")
-    max_tokens = data.get("max_tokens")
-    if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 0 < max_tokens <= MAX_TOKENS
-    ):
-        raise ProtocolError("invalid", f"'max_tokens' must be an integer from 1 to {MAX_TOKENS}.")
-    return Start(
-        ref=ref,
-        model=_optional_str(data, "model", MAX_MODEL, "invalid"),
-        messages=tuple(messages),
-        max_tokens=max_tokens,
-    )
+def _refusal(errors: list[ErrorDetails], kind: str, ref: str | None) -> ProtocolError:
+    first = errors[0]
+    if first["type"] == "union_tag_invalid":
+        return ProtocolError("unknown_type", f"Unknown frame type {kind[:40]!r}.", ref=ref)
+    if kind == "hello":
+        message = f"This server speaks protocol version {PROTOCOL_VERSION}."
+        return ProtocolError("unsupported_version", message, ref=ref)
+    return ProtocolError("invalid", _sentence(first), ref=ref)
 
 
-def _stop(data: dict[str, Any], ref: str | None) -> Stop:
-    return Stop(_turn_id(data), ref)
-
-
-def _subscribe(data: dict[str, Any], ref: str | None) -> Subscribe:
-    after = data.get("after", -1)
-    if not isinstance(after, int) or isinstance(after, bool) or after < -1:
-        raise ProtocolError("invalid", "'after' must be an integer ≥ -1.")
-    return Subscribe(_turn_id(data), after, ref)
-
-
-def _ping(data: dict[str, Any], ref: str | None) -> Ping:
-    return Ping(ref)
-
-
-def _hello(data: dict[str, Any], ref: str | None) -> Hello:
-    version = data.get("version")
-    if type(version) is not int or version != PROTOCOL_VERSION:
-        raise ProtocolError("unsupported_version", f"This server speaks protocol version {PROTOCOL_VERSION}.")
-    return Hello(PROTOCOL_VERSION)
-
-
-_PARSERS: dict[str, Callable[[dict[str, Any], str | None], ClientFrame]] = {
-    "start": _start,
-    "stop": _stop,
-    "subscribe": _subscribe,
-    "ping": _ping,
-    "hello": _hello,
-}
-
-
-def _turn_id(data: dict[str, Any]) -> str:
-    turn = data.get("turn")
-    if not isinstance(turn, str) or not turn or len(turn) > MAX_TURN_ID:
-        raise ProtocolError("invalid", "'turn' must be a turn id.")
-    return turn
-
-
-def _optional_str(data: dict[str, Any], key: str, limit: int, code: str | None) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit or has_surrogate(value):
-        if code is None:
-            return None
-        raise ProtocolError(code, f"'{key}' must be a string of at most {limit} characters.")
-    return value
+def _sentence(error: ErrorDetails) -> str:
+    """``messages[0].role: Input should be 'system', 'user' or 'assistant'.``"""
+    path = ""
+    for part in error["loc"][1:]:  # the first is the frame's type (the union's tag)
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    # The wire speaks JSON: its arrays are lists, whatever Python holds them in.
+    message = str(error["msg"]).removeprefix("Value error, ").replace("uple", "ist")
+    if path.startswith("messages[") and path.endswith("]") and error["type"] == "dataclass_type":
+        message = "Each message must be an object with a role and a content"
+    return f"'{path}': {message}." if path else f"{message}."
 
 
 # ------------------------------------------------------------------ server frames

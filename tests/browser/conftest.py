@@ -73,7 +73,7 @@ def bridge(upstream: FakeUpstream) -> Iterator[Running]:
 
 @pytest.fixture
 def demo() -> Iterator[Running]:
-    with serve(demo_ttft=0.05, demo_tokens_per_second=400) as running:
+    with serve(demo_ttft_ms=50, demo_tokens_per_second=400) as running:
         yield running
 
 

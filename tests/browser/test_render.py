@@ -198,7 +198,7 @@ SAMPLE = [e for e in examples() if e.number % 9 == 0]
 
 @pytest.mark.parametrize("batch", range(3))
 def test_spec_examples_end_as_the_one_shot_render_in_the_browser(page: Page, batch: int) -> None:
-    with serve(demo_ttft=0.0, demo_tokens_per_second=3000) as running:
+    with serve(demo_ttft_ms=0, demo_tokens_per_second=3000) as running:
         page.goto(running.http)
         expect(page.locator("#connection")).to_have_attribute("data-state", "open")
         for example in SAMPLE[batch::3]:

@@ -45,7 +45,7 @@ SECRET = "sk-test-DO-NOT-LEAK-1234567890abcdef"
     ],
 )
 def test_bad_frames_get_a_typed_error_and_the_socket_lives_on(frame: str | bytes, code: str) -> None:
-    with serve(demo_ttft=0.0, demo_tokens_per_second=5000) as running, Client(running.ws) as client:
+    with serve(demo_ttft_ms=0, demo_tokens_per_second=5000) as running, Client(running.ws) as client:
         client.send(frame)
         error = client.error()
         assert error["code"] == code
@@ -64,7 +64,7 @@ def test_an_error_names_the_frame_it_refuses() -> None:
 
 
 def test_an_oversize_frame_closes_with_1009_and_others_are_served() -> None:
-    with serve(max_frame_bytes=64 * 1024, demo_ttft=0.0, demo_tokens_per_second=5000) as running:
+    with serve(max_frame_bytes=64 * 1024, demo_ttft_ms=0, demo_tokens_per_second=5000) as running:
         with Client(running.ws) as victim, Client(running.ws) as bystander:
             victim.send(json.dumps({"type": "ping", "pad": "x" * 100_000}))
             assert victim.closed_with() == 1009

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import re
@@ -49,7 +48,7 @@ class _Collect(logging.Handler):
 def serve(settings: Settings | None = None, **overrides: object) -> Iterator[Running]:
     """Start the app; on failure the collected server log is part of the test output."""
     base = settings if settings is not None else Settings()
-    base = dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
+    base = base.replace(**overrides)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     final = base.with_self_url("127.0.0.1", port)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import re
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from server.errors import ConfigError
 from server.settings import DEMO_PATH, Settings
@@ -79,7 +81,12 @@ NUMBERS = [
     ("INKSTREAM_MAX_FRAME_BYTES", "max_frame_bytes", "65536", 65536),
     ("INKSTREAM_CLIENT_RATE", "client_frames_per_second", " 5 ", 5.0),
     ("INKSTREAM_SEND_TIMEOUT", "send_timeout", "3", 3.0),
-    ("INKSTREAM_DEMO_TTFT_MS", "demo_ttft", "1500", 1.5),
+    ("INKSTREAM_DEMO_TTFT_MS", "demo_ttft_ms", "1500", 1500.0),
+    ("INKSTREAM_RENDER_INTERVAL_MS", "render_interval_ms", "20", 20.0),
+    ("INKSTREAM_MAX_TURN_LOG_BYTES", "max_turn_log_bytes", "4096", 4096),
+    ("INKSTREAM_BURST_FRAMES", "burst_frames", "2", 2),
+    ("INKSTREAM_CLIENT_BURST", "client_burst", "9", 9),
+    ("INKSTREAM_MAX_TURNS_PER_SOCKET", "max_turns_per_socket", "3", 3),
     ("INKSTREAM_DEMO_TOKENS_PER_SECOND", "demo_tokens_per_second", "12.5", 12.5),
 ]
 
@@ -91,14 +98,18 @@ def test_every_number(name: str, attr: str, raw: str, expected: float) -> None:
     assert value == pytest.approx(expected)
     assert type(value) is type(getattr(Settings(), attr))
     # Nothing else moved.
-    names = [f.name for f in dataclasses.fields(Settings) if f.name != attr]
+    names = [name for name in Settings.model_fields if name != attr]
     others = {name: getattr(settings, name) for name in names}
     defaults = {name: getattr(Settings(), name) for name in names}
     assert others == defaults
 
 
-def test_demo_ttft_zero() -> None:
+def test_milliseconds_read_as_seconds_where_the_code_uses_them() -> None:
     assert Settings.from_environ({"INKSTREAM_DEMO_TTFT_MS": "0"}).demo_ttft == 0.0
+    assert Settings.from_environ({"INKSTREAM_DEMO_TTFT_MS": "1500"}).demo_ttft == pytest.approx(1.5)
+    assert Settings.from_environ({"INKSTREAM_RENDER_INTERVAL_MS": "20"}).render_interval == pytest.approx(
+        0.02
+    )
 
 
 @pytest.mark.parametrize("name", [n[0] for n in NUMBERS])
@@ -205,7 +216,7 @@ def test_with_self_url(host: str, port: int, url: str) -> None:
     assert moved.upstream_base_url == url + "/demo/v1"
     assert base.self_url == "http://127.0.0.1:8000"  # a new object, the old one untouched
     assert moved.bind_host == host
-    assert dataclasses.replace(moved, self_url=base.self_url, bind_host=base.bind_host) == base
+    assert moved.replace(self_url=base.self_url, bind_host=base.bind_host) == base
 
 
 def test_with_self_url_keeps_a_real_upstream() -> None:
@@ -220,8 +231,31 @@ def test_with_self_url_keeps_a_real_upstream() -> None:
 
 def test_frozen() -> None:
     settings = Settings()
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError):
         settings.max_fps = 1.0  # type: ignore[misc]
+
+
+def test_replace_validates() -> None:
+    assert Settings().replace(max_fps=5).max_fps == 5.0
+    with pytest.raises(ValidationError):
+        Settings().replace(max_fps=0)
+
+
+def test_direct_construction_ignores_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://elsewhere/v1")
+    monkeypatch.setenv("INKSTREAM_MAX_FPS", "1")
+    assert Settings() == Settings.from_environ({})
+
+
+def test_set_by_the_cli_only() -> None:
+    env = {"INKSTREAM_SELF_URL": "http://evil/", "INKSTREAM_BIND_HOST": "0.0.0.0"}
+    assert Settings.from_environ(env) == Settings()
+
+
+def test_docs_list_every_variable_and_no_other() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"^\| `((?:INKSTREAM|OPENAI)_[A-Z_]+)`", docs, re.M))
+    assert documented == set(Settings.variables().values())
 
 
 def test_options_are_keyword_only() -> None:
