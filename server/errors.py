@@ -4,6 +4,7 @@ at the edge that meets them, into one of these::
     InkstreamError
     ├── ConfigError                 a setting is missing or malformed (raised at start-up)
     ├── ProtocolError               a client frame we refuse; carries a wire ``code``
+    ├── UnknownTurn                 a turn the hub does not hold (never was, or expired)
     └── TurnError                   a turn ended in error; shown inside its message
         ├── AnswerTooLarge          the answer outgrew max_turn_log_bytes
         ├── InternalError           a bug of ours; logged with its traceback
@@ -37,6 +38,14 @@ class ProtocolError(InkstreamError):
         self.code = code
         self.message = message
         self.ref = ref
+
+
+class UnknownTurn(InkstreamError):
+    """A turn the hub does not hold: it never existed here, or it ended and expired."""
+
+    def __init__(self, turn: str) -> None:
+        super().__init__(f"No turn {turn[:64]!r} here.")
+        self.turn = turn
 
 
 class TurnError(InkstreamError):

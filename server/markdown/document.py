@@ -35,9 +35,10 @@ from .fences import Fences
 from .heal import Healed, heal, only_block_syntax
 from .lists import Lists, item_decided
 from .live import Live
+from .ops import Op
 from .paragraphs import PARAGRAPH_MIN, Paragraphs
 from .quotes import Quotes
-from .stream import Mode, Op, RenderStats, ends_in_text
+from .stream import Mode, RenderStats, ends_in_text
 from .tables import Tables
 
 __all__ = ["Op", "RenderStats", "StreamRenderer"]

@@ -8,7 +8,8 @@ from .blocks import Lines
 from .fence import Fence
 from .highlight import escape
 from .live import Live
-from .stream import Mode, Op, StreamBase
+from .ops import Op
+from .stream import Mode, StreamBase
 
 # An open code block is highlighted in batches of finished lines: each batch re-lexes a few
 # lines before it for context, so bigger batches cost less in total, and smaller ones colour

@@ -10,7 +10,8 @@ from markdown_it.token import Token
 from .blocks import Lines, Span, children, is_list, list_is_loose, loosen, top_level
 from .heal import heal
 from .live import Live
-from .stream import Growth, Mode, Op, StreamBase, ends_in_text, has_letter
+from .ops import Op
+from .stream import Growth, Mode, StreamBase, ends_in_text, has_letter
 
 _ITEM_WITH_TEXT = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s+\S*?[^\W\d_]")
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from .blocks import Lines, top_level
 from .heal import balanced_points, heal
 from .live import Live
-from .stream import PARAGRAPH_KEEP, Mode, Op, StreamBase
+from .ops import Op
+from .stream import PARAGRAPH_KEEP, Mode, StreamBase
 
 # A paragraph longer than this streams as a container: its beginning, up to a word before which
 # nothing is open, freezes as inline HTML and only the rest is parsed per update, line after

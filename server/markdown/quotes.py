@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .blocks import top_level
-from .stream import Mode, Op, StreamBase
+from .ops import Op
+from .stream import Mode, StreamBase
 
 QUOTE_OPEN = "<blockquote>\n"
 QUOTE_CLOSE = "</blockquote>\n"

@@ -19,9 +19,7 @@ from .engine import Markdown
 from .heal import Healed, balanced_points, heal_inline
 from .highlight import escape
 from .live import BLOCK_TAGS, INERT, INERT_RUN, INLINE_ROOT, LINKISH, Live, line_content, text_target
-
-Op = dict[str, Any]
-
+from .ops import Op
 
 PARAGRAPH_KEEP = 16  # characters left live after a freeze
 

@@ -10,7 +10,8 @@ from markdown_it.token import Token
 from .blocks import Lines, Span, children, top_level
 from .cells import MAX_AUTOCOMPLETED_CELLS, cells, split_pipes
 from .heal import Healed, heal
-from .stream import Mode, Op, StreamBase
+from .ops import Op
+from .stream import Mode, StreamBase
 
 _EMPTY_CELLS = re.compile(r"(?:<td[^>]*></td>\n)+(?=</tr>)")
 

@@ -1,14 +1,70 @@
-"""Server frames of a turn as they go on the wire (pure)."""
+"""A turn's frames as the page gets them (docs/protocol.md, "Server → client"), and their one
+JSON encoding (pure). Frames are the projection of a turn's log (projection.py); each is
+encoded once and the same text goes to every socket that follows the turn."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
 
-Frame = dict[str, Any]
+from ..markdown.ops import Op
 
 
-def encode(frame: dict[str, Any]) -> str:
+class StartFrame(TypedDict):
+    type: Literal["start"]
+    turn: str
+    seq: int
+    model: str
+    ref: str | None
+
+
+class ToolFragment(TypedDict):
+    index: int
+    arguments: str
+    id: NotRequired[str]
+    name: NotRequired[str]
+
+
+class DeltaFrame(TypedDict):
+    type: Literal["delta"]
+    turn: str
+    seq: int
+    text: str  # the answer's markdown since the previous frame
+    n: int  # upstream deltas folded in
+    ops: list[Op]
+    shown: int  # characters of the text the page shows once it applied ``ops``
+    tools: NotRequired[list[ToolFragment]]
+
+
+class Stats(TypedDict):
+    ttft_ms: float | None
+    duration_ms: float
+    deltas: int
+    chars: int
+    frames: int
+    reconciled: int
+    rewrites: int
+
+
+class EndFrame(TypedDict):
+    type: Literal["end"]
+    turn: str
+    seq: int
+    state: str
+    finish_reason: str | None
+    ops: list[Op]
+    shown: int
+    stats: NotRequired[Stats]
+    usage: NotRequired[dict[str, int]]
+    error: NotRequired[dict[str, Any]]
+    reason: NotRequired[str]
+
+
+Frame = StartFrame | DeltaFrame | EndFrame
+
+
+def encode(frame: Mapping[str, Any]) -> str:
     text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
     if not text.isascii():
         try:

@@ -1,10 +1,11 @@
-"""Running turns, their ordered logs, who watches them, and how they end (edge).
+"""Running turns: one task per turn, the owner of its log in the hub (edge).
 
-A turn runs on its own task, independent of the socket that started it. Its frames are
-serialised once into the turn's log; sockets subscribe with a cursor into that log, so a
-frame is never copied per socket and a slow socket only falls behind, it does not make the
-server buffer more. A turn no socket has watched for ``grace_period`` is cancelled; a
-finished turn's log stays replayable for ``turn_retention``.
+A turn runs on its own task, independent of the socket that started it: the task calls the
+upstream, feeds each network read's events to the relay from the connection's own callback,
+and writes each step (log events and their frames) to the hub, where sockets follow it.
+Cancelling the turn (Stop, nobody watching, shutdown) cancels the task, which closes the
+upstream request at once; the turn still ends with its ``end`` frame, and the cancellation is
+re-raised, never swallowed, so a turn can later run its tools in a TaskGroup.
 """
 
 from __future__ import annotations
@@ -14,23 +15,25 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Protocol
 
 from ..errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
 from ..markdown.engine import Markdown
 from ..settings import Settings
 from ..upstream.catalog import Catalog
-from ..upstream.client import Message, Upstream
+from ..upstream.client import Upstream
 from ..upstream.events import Done, UpstreamEvent
-from .frames import Frame, encode
+from ..upstream.messages import Message
+from .frames import encode
+from .hub import Hub
 from .load import PROBE_INTERVAL, Load
-from .relay import Relay
+from .projection import Projection
+from .relay import Relay, Step
 
 log = logging.getLogger("inkstream.turns")
 
 USER_STOP = "stopped by the user"
-UNWATCHED = "nobody was watching"
 SHUTDOWN = "the server is shutting down"
+BROKEN = "rendering failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,107 +46,81 @@ class TurnRequest:
     max_tokens: int | None
 
 
-class Watcher(Protocol):
-    def notify(self) -> None:
-        """New frames are in a log this watcher follows."""
+class _Owner:
+    """One running turn, as its hub sees it: it can be told to stop."""
 
-
-class Turn:
-    def __init__(self, turn_id: str, *, ref: str | None, grace: float, max_log_bytes: int) -> None:
-        self.id = turn_id
-        self.ref = ref
-        self.log: list[str] = []
-        self.log_bytes = 0
-        self.too_large = False  # the log outgrew max_log_bytes
-        self.finished = False
-        self.stop_reason: str | None = None
-        self._grace = grace
-        self._max_log_bytes = max_log_bytes
-        self._watchers: set[Watcher] = set()
-        self._grace_timer: asyncio.TimerHandle | None = None
+    def __init__(self, turn: str, request: TurnRequest, relay: Relay) -> None:
+        self.id = turn
+        self.request = request
+        self.relay = relay
         self.task: asyncio.Task[None] | None = None
+        self.stop_reason: str | None = None
+        self.too_large = False  # the hub holds as much of this turn as it will
 
-    def append(self, frame: Frame) -> None:
-        text = encode(frame)
-        self.log.append(text)
-        self.log_bytes += len(text)
-        self.too_large = self.log_bytes > self._max_log_bytes
-        for watcher in self._watchers:
-            watcher.notify()
-
-    def watch(self, watcher: Watcher) -> None:
-        self._watchers.add(watcher)
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-            self._grace_timer = None
-
-    def unwatch(self, watcher: Watcher) -> None:
-        self._watchers.discard(watcher)
-        if not self._watchers and not self.finished and self._grace_timer is None:
-            loop = asyncio.get_running_loop()
-            self._grace_timer = loop.call_later(self._grace, self._unwatched)
-
-    def _unwatched(self) -> None:
-        self._grace_timer = None
-        if not self._watchers:
-            self.stop(UNWATCHED)
-
-    def stop(self, reason: str) -> None:
-        """Cancel the turn: its upstream request is closed at once."""
-        if self.finished or self.task is None or self.task.done():
+    def cancel(self, reason: str) -> None:
+        if self.relay.ended or self.task is None or self.task.done():
             return
         if self.stop_reason is None:
             self.stop_reason = reason
         self.task.cancel()
 
-    def finish(self) -> None:
-        self.finished = True
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-            self._grace_timer = None
-        for watcher in self._watchers:
-            watcher.notify()
-
 
 class Turns:
-    """All turns of this process."""
+    """The turns this process runs."""
 
-    def __init__(self, settings: Settings, markdown: Markdown, upstream: Upstream, catalog: Catalog) -> None:
+    def __init__(
+        self, settings: Settings, hub: Hub, markdown: Markdown, upstream: Upstream, catalog: Catalog
+    ) -> None:
         self._settings = settings
+        self._hub = hub
         self._markdown = markdown
         self._upstream = upstream
         self._catalog = catalog
-        self._turns: dict[str, Turn] = {}
+        self._running: dict[str, _Owner] = {}
         self._closing = False
-        self._running = 0
         self._load = Load(0.0)
         self._probe: asyncio.TimerHandle | None = None
         self._probe_due = 0.0
 
-    def __len__(self) -> int:
-        return len(self._turns)
+    def running(self, turn: str) -> bool:
+        return turn in self._running
 
-    def get(self, turn_id: str) -> Turn | None:
-        return self._turns.get(turn_id)
-
-    def start(self, request: TurnRequest, watcher: Watcher) -> Turn:
+    def start(self, request: TurnRequest) -> str:
+        """Start a turn; its id. Its ``start`` frame is in the hub before this returns."""
         if self._closing:
             raise ProtocolError("shutting_down", "The server is shutting down; try again in a moment.")
-        turn = Turn(
-            "t_" + secrets.token_urlsafe(12),
+        settings = self._settings
+        loop = asyncio.get_running_loop()
+        turn = "t_" + secrets.token_urlsafe(12)
+        projection = Projection(turn, markdown=self._markdown, render_interval=settings.render_interval)
+        relay = Relay(
+            projection,
+            model=request.model or settings.model or "",
             ref=request.ref,
-            grace=self._settings.grace_period,
-            max_log_bytes=self._settings.max_turn_log_bytes,
+            max_fps=settings.max_fps,
+            burst=settings.burst_frames,
+            now=loop.time(),
         )
-        self._turns[turn.id] = turn
-        self._running += 1
+        owner = _Owner(turn, request, relay)
+        self._hub.create(turn, owner)
+        self._running[turn] = owner
+        self._write(owner, relay.start())
         if self._probe is None:
             self._measure()
-        turn.watch(watcher)
-        turn.task = asyncio.get_running_loop().create_task(self._run(turn, request), name=turn.id)
-        # Cancelled before its first step, the task never enters _run's finally: finish it here.
-        turn.task.add_done_callback(lambda _: self._settle(turn))
+        owner.task = loop.create_task(self._run(owner), name=turn)
+        # Cancelled before its first step, the task never runs _run's finally: end it here.
+        owner.task.add_done_callback(lambda _: self._settle(owner))
         return turn
+
+    async def aclose(self) -> None:
+        """Stop every running turn (each still ends with a proper ``end`` frame)."""
+        self._closing = True
+        owners = list(self._running.values())
+        tasks = [o.task for o in owners if o.task is not None and not o.task.done()]
+        for owner in owners:
+            owner.cancel(SHUTDOWN)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
 
     def _measure(self) -> None:
         """Measure how late the loop runs, every PROBE_INTERVAL while turns run (load.py)."""
@@ -151,43 +128,42 @@ class Turns:
         now = loop.time()
         if self._probe is not None:
             self._load.observe(now - self._probe_due, now)
-        if self._running > 0:
+        if self._running:
             self._probe_due = now + PROBE_INTERVAL
             self._probe = loop.call_at(self._probe_due, self._measure)
         else:
             self._probe = None
 
-    def _settle(self, turn: Turn) -> None:
-        self._running -= 1
-        if not turn.finished:
-            turn.finish()
-            asyncio.get_running_loop().call_later(
-                self._settings.turn_retention, self._turns.pop, turn.id, None
-            )
+    def _write(self, owner: _Owner, step: Step) -> None:
+        if step.events or step.frames:
+            frames = [encode(frame) for frame in step.frames]
+            if not self._hub.append(owner.id, step.events, frames):
+                owner.too_large = True
 
-    async def aclose(self) -> None:
-        """Stop every running turn (each still ends with a proper ``end`` frame)."""
-        self._closing = True
-        tasks = [t.task for t in self._turns.values() if t.task is not None and not t.task.done()]
-        for turn in list(self._turns.values()):
-            turn.stop(SHUTDOWN)
-        if tasks:
-            await asyncio.wait(tasks, timeout=5.0)
+    def _settle(self, owner: _Owner) -> None:
+        if not owner.relay.ended:
+            self._end(owner, stopped=True, error=None, broken=False)
+        self._running.pop(owner.id, None)
 
-    async def _run(self, turn: Turn, request: TurnRequest) -> None:
+    def _end(self, owner: _Owner, *, stopped: bool, error: TurnError | None, broken: bool) -> None:
+        relay = owner.relay
+        now = asyncio.get_running_loop().time()
+        try:
+            if broken:
+                raise RuntimeError(BROKEN)
+            step = relay.end(now, stopped=stopped, error=error, reason=owner.stop_reason)
+        except Exception:
+            if not broken:
+                log.exception("turn %s could not end cleanly", owner.id)
+            failure = error or InternalError("Inkstream failed to finish this answer.")
+            step = relay.broken_end(now, failure)
+        self._write(owner, step)
+        self._hub.finish(owner.id)
+
+    async def _run(self, owner: _Owner) -> None:
         loop = asyncio.get_running_loop()
-        settings = self._settings
-        relay = Relay(
-            turn.id,
-            markdown=self._markdown,
-            model=request.model or settings.model or "",
-            ref=request.ref,
-            max_fps=settings.max_fps,
-            burst=settings.burst_frames,
-            now=loop.time(),
-            render_interval=settings.render_interval,
-        )
-        turn.append(relay.start())
+        relay = owner.relay
+        request = owner.request
         timer: asyncio.TimerHandle | None = None
         broken = False
 
@@ -198,16 +174,15 @@ class Turns:
                 return
             started = time.perf_counter()
             try:
-                frame = relay.flush(loop.time(), self._load.spacing)
-                relay.took(time.perf_counter() - started)
+                step = relay.flush(loop.time(), self._load.spacing)
+                relay.projection.took(time.perf_counter() - started)
             except Exception:
                 # A bug of ours must end the turn properly, not leave it streaming forever.
-                log.exception("turn %s could not render", turn.id)
+                log.exception("turn %s could not render", owner.id)
                 broken = True
-                turn.stop("rendering failed")
+                owner.cancel(BROKEN)
                 return
-            if frame is not None:
-                turn.append(frame)
+            self._write(owner, step)
             schedule(at_once=False)
 
         def schedule(*, at_once: bool = True) -> None:
@@ -232,7 +207,7 @@ class Turns:
                 if isinstance(event, Done):
                     return True
             schedule()
-            if turn.too_large:
+            if owner.too_large:
                 raise AnswerTooLarge("The answer grew past this server's size limit; it was cut off.")
             return False
 
@@ -247,24 +222,13 @@ class Turns:
             error = failure
         except asyncio.CancelledError:
             stopped = True
+            raise
         except Exception:
-            log.exception("turn %s failed", turn.id)
+            log.exception("turn %s failed", owner.id)
             error = InternalError("Inkstream failed while relaying this answer (see the server log).")
         finally:
             if timer is not None:
                 timer.cancel()
             if broken:
                 error = InternalError("Inkstream failed while rendering this answer (see the server log).")
-            try:
-                if broken:
-                    raise RuntimeError("rendering failed")
-                for frame in relay.end(loop.time(), stopped=stopped, error=error, reason=turn.stop_reason):
-                    turn.append(frame)
-            except Exception:
-                if not broken:
-                    log.exception("turn %s could not end cleanly", turn.id)
-                turn.append(
-                    relay.broken_end(error or InternalError("Inkstream failed to finish this answer."))
-                )
-            turn.finish()
-            loop.call_later(settings.turn_retention, self._turns.pop, turn.id, None)
+            self._end(owner, stopped=stopped, error=error, broken=broken)

@@ -12,12 +12,10 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import httpx
 from httpx_sse import ServerSentEvent
-from pydantic import AfterValidator, StrictStr
 
 from ..errors import (
     UpstreamDisconnected,
@@ -29,23 +27,9 @@ from ..errors import (
 from ..settings import Settings
 from ..text import clean_text, shorten
 from .events import ContentDelta, Done, Finish, UpstreamEvent, parse_event
+from .messages import Message
 from .sse import EventDecoder
 from .transport import PUMP, ResponseStream, StreamingTransport
-
-Role = Literal["system", "user", "assistant"]
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message of a conversation, as the chat completions API takes it."""
-
-    role: Role
-    # Lone surrogates (half an emoji, escaped in JSON) cannot go out as UTF-8: replaced.
-    content: Annotated[StrictStr, AfterValidator(clean_text)]
-
-    def to_wire(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
-
 
 MAX_ERROR_BODY = 64 * 1024
 MAX_ERROR_TEXT = 500  # characters of an upstream's error message quoted to the user

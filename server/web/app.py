@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 from ..demo import create_demo_app
 from ..markdown.engine import Markdown
 from ..settings import DEMO_PATH, Settings
+from ..turns.memory import MemoryHub
 from ..turns.runner import Turns
 from ..upstream.catalog import Catalog
 from ..upstream.client import Upstream, create_client
@@ -31,16 +32,23 @@ def create_app(settings: Settings) -> Starlette:
         client = create_client(settings)
         upstream = Upstream(settings, client)
         catalog = Catalog(settings, upstream)
-        turns = Turns(settings, Markdown(), upstream, catalog)
+        hub = MemoryHub(
+            grace=settings.grace_period,
+            retention=settings.turn_retention,
+            max_turn_size=settings.max_turn_log_bytes,
+        )
+        turns = Turns(settings, hub, Markdown(), upstream, catalog)
         app.state.settings = settings
         app.state.templates = Jinja2Templates(directory=str(asset_dir("templates")))
         app.state.catalog = catalog
+        app.state.hub = hub
         app.state.turns = turns
         app.state.highlight_css = highlight_css()
         try:
             yield
         finally:
             await turns.aclose()
+            await hub.aclose()
             await client.aclose()
 
     routes = [

@@ -35,7 +35,7 @@ async def models(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"ok": True, "turns": len(request.app.state.turns)})
+    return JSONResponse({"ok": True, "turns": len(request.app.state.hub)})
 
 
 def highlight_css() -> str:

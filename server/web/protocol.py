@@ -24,7 +24,7 @@ from pydantic_core import ErrorDetails
 
 from ..errors import ProtocolError
 from ..text import has_surrogate
-from ..upstream.client import Message
+from ..upstream.messages import Message
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGES = 500

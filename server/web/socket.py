@@ -5,9 +5,10 @@ frame over ``max_frame_bytes`` closes the socket with 1009 (uvicorn already does
 second line), more than ``client_frames_per_second`` frames are refused with a
 ``rate_limited`` error and a sustained flood closes the socket with 1008.
 
-Outgoing, each socket is a cursor into each turn log it follows (see turns.py): the sender
-writes what the socket can take; one that cannot take a frame for ``send_timeout`` is
-closed (4008) and may come back with ``subscribe``/``after`` to resume where it was.
+Outgoing, each socket holds a feed of each turn it follows (a cursor into the turn's frames in
+the hub, turns/hub.py): the sender writes what the socket can take; one that cannot take a
+frame for ``send_timeout`` is closed (4008) and may come back with ``subscribe``/``after`` to
+resume where it was.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import __version__
-from ..errors import ProtocolError
+from ..errors import ProtocolError, UnknownTurn
 from ..settings import Settings
 from ..turns.frames import encode
+from ..turns.hub import Feed, Hub
 from ..turns.rate import TokenBucket
-from ..turns.runner import USER_STOP, Turn, TurnRequest, Turns
+from ..turns.runner import USER_STOP, TurnRequest, Turns
 from .protocol import (
     Hello,
     Ping,
@@ -64,23 +66,18 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: t
     return parts.scheme == page_scheme and parts.netloc == host.strip().lower() and not parts.path
 
 
-@dataclass
-class _Cursor:
-    turn: Turn
-    next: int
-
-
 class Connection:
     """One socket: what it follows, and its sender."""
 
-    def __init__(self, websocket: WebSocket, send: Send, turns: Turns, settings: Settings) -> None:
+    def __init__(self, websocket: WebSocket, send: Send, turns: Turns, hub: Hub, settings: Settings) -> None:
         self._ws = websocket
         # Frames go straight to the ASGI send: WebSocket.send_text adds a state check and a
         # coroutine per frame, and frames are most of what this server sends.
         self._send = send
         self._turns = turns
+        self._hub = hub
         self._settings = settings
-        self._cursors: dict[str, _Cursor] = {}
+        self._feeds: dict[str, Feed] = {}
         self._wake: asyncio.Future[None] | None = None  # the sender waits on it for frames
         self._woken = False  # frames arrived while the sender was busy
         loop = asyncio.get_running_loop()
@@ -92,7 +89,7 @@ class Connection:
         self._sending_since: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self.too_slow = False
-        self._started: list[Turn] = []
+        self._started: list[str] = []  # turns this socket started, while they run
         self._strike_window = loop.time()
 
     def notify(self) -> None:
@@ -120,9 +117,9 @@ class Connection:
         finally:
             # Stop watching first: the grace period of the turns this socket followed must
             # start even if closing below hangs on a full socket.
-            for cursor in self._cursors.values():
-                cursor.turn.unwatch(self)
-            self._cursors.clear()
+            for feed in self._feeds.values():
+                feed.close()
+            self._feeds.clear()
             if self._watchdog is not None:
                 self._watchdog.cancel()
             sender.cancel()
@@ -187,7 +184,7 @@ class Connection:
 
     async def _handle(self, frame: Start | Stop | Subscribe | Ping | Hello) -> None:
         if isinstance(frame, Start):
-            self._started = [t for t in self._started if not t.finished]
+            self._started = [t for t in self._started if self._turns.running(t)]
             if len(self._started) >= self._settings.max_turns_per_socket:
                 raise ProtocolError(
                     "too_many_turns",
@@ -198,34 +195,37 @@ class Connection:
             request = TurnRequest(
                 ref=frame.ref, model=frame.model, messages=frame.messages, max_tokens=frame.max_tokens
             )
-            turn = self._turns.start(request, self)
+            turn = self._turns.start(request)
             self._started.append(turn)
-            self._cursors[turn.id] = _Cursor(turn, 0)
+            self._feeds[turn] = await self._hub.follow(turn, -1, self)
             self.notify()
         elif isinstance(frame, Stop):
-            turn = self._turn(frame.turn, frame.ref)
-            turn.stop(USER_STOP)
+            with self._known(frame.ref):
+                await self._hub.cancel(frame.turn, USER_STOP)
         elif isinstance(frame, Subscribe):
-            turn = self._turn(frame.turn, frame.ref)
-            old = self._cursors.get(turn.id)
-            if old is None:
-                turn.watch(self)
-            # Frames up to `after` are the client's already: start right after, even if the
-            # log has not got that far yet.
-            self._cursors[turn.id] = _Cursor(turn, frame.after + 1)
+            with self._known(frame.ref):
+                # Frames up to `after` are the client's already: start right after, even if the
+                # turn has not got that far yet.
+                feed = await self._hub.follow(frame.turn, frame.after, self)
+            old = self._feeds.get(frame.turn)
+            self._feeds[frame.turn] = feed
+            if old is not None:
+                old.close()
             self.notify()
         elif isinstance(frame, Ping):
             await self._send_now(pong_frame(frame.ref))
 
-    def _turn(self, turn_id: str, ref: str | None) -> Turn:
-        turn = self._turns.get(turn_id)
-        if turn is None:
+    @staticmethod
+    @contextlib.contextmanager
+    def _known(ref: str | None) -> Iterator[None]:
+        try:
+            yield
+        except UnknownTurn:
             raise ProtocolError(
                 "unknown_turn",
                 "This answer is no longer on the server (it restarted, or the answer expired).",
                 ref=ref,
-            )
-        return turn
+            ) from None
 
     async def _refuse(self, error: ProtocolError) -> None:
         await self._send_now(error_frame(error.code, error.message, ref=error.ref))
@@ -247,20 +247,17 @@ class Connection:
                 await self._wake
                 self._wake = None
             self._woken = False
-            for turn_id, cursor in list(self._cursors.items()):
-                log_ = cursor.turn.log
-                while cursor.next < len(log_):
-                    frame = log_[cursor.next]
-                    cursor.next += 1
+            for turn, feed in list(self._feeds.items()):
+                for frame in feed.take():
                     self._sending_since = self._loop.time()
                     if self._watchdog is None:
                         self._watchdog = self._loop.call_later(self._settings.send_timeout, self._watch)
                     await self._send({"type": "websocket.send", "text": frame})
                     self._sending_since = None
-                # (Only if a subscribe did not replace this cursor while a frame was going out.)
-                if cursor.turn.finished and cursor.next >= len(log_) and self._cursors.get(turn_id) is cursor:
-                    del self._cursors[turn_id]
-                    cursor.turn.unwatch(self)
+                # (Only if a subscribe did not replace this feed while a frame was going out.)
+                if feed.finished and self._feeds.get(turn) is feed:
+                    del self._feeds[turn]
+                    feed.close()
 
     def _watch(self) -> None:
         """A send that has not finished after ``send_timeout``: the socket is too slow.
@@ -303,6 +300,6 @@ async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
         await websocket.close(CLOSE_POLICY)
         return
     await websocket.accept()
-    connection = Connection(websocket, send, state.turns, settings)
+    connection = Connection(websocket, send, state.turns, state.hub, settings)
     with contextlib.suppress(WebSocketDisconnect, OSError):
         await connection.run()

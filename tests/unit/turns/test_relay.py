@@ -1,7 +1,10 @@
-"""server/relay.py: upstream events of one turn -> its frames, with the clock passed in.
+"""server/turns/relay.py and projection.py: upstream events of one turn -> its log and its
+frames, with the clock passed in.
 
 The renderer is the real one (``Markdown()`` is pure), so the end-to-end check is that the
-page, patched with every frame's ops, shows what a one-shot render of the text shows.
+page, patched with every frame's ops, shows what a one-shot render of the text shows. Most
+tests look at the frames (``Driver`` below keeps the relay's log beside them); the log's own
+tests are at the end.
 """
 
 from __future__ import annotations
@@ -17,7 +20,18 @@ from hypothesis import strategies as st
 
 from server.errors import AnswerTooLarge, InternalError, TurnError, UpstreamStreamError
 from server.markdown.engine import Markdown
-from server.turns.relay import EndState, Relay
+from server.turns.log import (
+    Failure,
+    Finished,
+    Started,
+    TextAppended,
+    ToolCallFragment,
+    TurnEvent,
+    UsageReported,
+)
+from server.turns.log import TurnState as EndState
+from server.turns.projection import Projection
+from server.turns.relay import Relay, Step
 from server.upstream.events import (
     ContentDelta,
     Done,
@@ -39,6 +53,55 @@ def markdown() -> Markdown:
     return Markdown()
 
 
+class Driver:
+    """The relay as the page sees it, frame by frame; the log it writes is kept in ``events``."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.events: list[TurnEvent] = []
+
+    def _take(self, step: Step) -> list[Frame]:
+        self.events += step.events
+        return [dict(f) for f in step.frames]
+
+    def start(self) -> Frame:
+        [frame] = self._take(self.relay.start())
+        return frame
+
+    def feed(self, event: UpstreamEvent, now: float) -> None:
+        self.relay.feed(event, now)
+
+    def flush(self, now: float, spacing: float = 0.0) -> Frame | None:
+        frames = self._take(self.relay.flush(now, spacing))
+        assert len(frames) <= 1
+        return frames[0] if frames else None
+
+    def end(self, now: float, **options: Any) -> list[Frame]:
+        return self._take(self.relay.end(now, **options))
+
+    def broken_end(self, error: TurnError) -> Frame:
+        [frame] = self._take(self.relay.broken_end(0.0, error))
+        return frame
+
+    def due(self, now: float, spacing: float = 0.0) -> float | None:
+        return self.relay.due(now, spacing)
+
+    def took(self, seconds: float) -> None:
+        self.relay.projection.took(seconds)
+
+    @property
+    def pending(self) -> bool:
+        return self.relay.pending
+
+    @property
+    def ended(self) -> bool:
+        return self.relay.ended
+
+    @property
+    def renderer(self) -> Any:
+        return self.relay.projection.renderer
+
+
 def make(
     now: float = 0.0,
     *,
@@ -47,8 +110,9 @@ def make(
     ref: str | None = None,
     max_fps: float = FPS,
     burst: int = BURST,
-) -> Relay:
-    return Relay(turn, markdown=markdown(), model=model, ref=ref, max_fps=max_fps, burst=burst, now=now)
+) -> Driver:
+    projection = Projection(turn, markdown=markdown())
+    return Driver(Relay(projection, model=model, ref=ref, max_fps=max_fps, burst=burst, now=now))
 
 
 def deltas(frames: list[Frame]) -> list[Frame]:
@@ -540,6 +604,7 @@ def test_any_schedule_keeps_the_frame_invariants(
     assert end["stats"]["deltas"] == count
     assert end["stats"]["chars"] == sum(len(t) for t in fed_text)
     assert page_html(frames) == canonical(markdown().render("".join(fed_text)))
+    assert_log(relay.events, fed_text, fed_args, count, end)
 
 
 def test_costly_renders_are_paced_but_text_is_not() -> None:
@@ -630,3 +695,89 @@ def test_slow_plain_frames_do_not_stretch_the_interval() -> None:
     relay.feed(ContentDelta(" `code"), 0.02)
     relay.flush(0.02)
     assert relay.due(0.02) == pytest.approx(0.05)
+
+
+# ------------------------------------------------------------------ the log
+
+
+def assert_log(
+    events: list[TurnEvent], fed_text: list[str], fed_args: dict[int, str], count: int, end: Frame
+) -> None:
+    """The log holds everything the frames carried, renderer-free, and projects to the same page."""
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert isinstance(events[0], Started)
+    assert isinstance(events[-1], Finished)
+    assert not any(isinstance(e, Started | Finished) for e in events[1:-1])
+    text = "".join(e.text for e in events if isinstance(e, TextAppended))
+    assert text == "".join(fed_text)
+    args: dict[int, str] = {}
+    for event in events:
+        if isinstance(event, ToolCallFragment):
+            args[event.index] = args.get(event.index, "") + event.arguments
+    assert args == fed_args
+    deltas = sum(e.deltas for e in events if isinstance(e, TextAppended | ToolCallFragment))
+    assert deltas == count
+    finished = events[-1]
+    assert finished.state.value == end["state"]
+    assert (finished.deltas, finished.chars) == (count, len(text))
+    # The projection of the whole log at once shows the same page as the live frames did.
+    replayed = Projection("t_1", markdown=markdown()).project(events, 0.0)
+    assert replayed[0]["type"] == "start"
+    assert replayed[-1]["type"] == "end"
+    assert page_html([dict(f) for f in replayed]) == canonical(markdown().render(text))
+
+
+def test_the_log_of_a_turn() -> None:
+    relay = make(0.0, turn="t_1", model="m", ref="r9")
+    relay.start()
+    relay.feed(ContentDelta("Hel"), 0.1)
+    relay.feed(ToolCallDelta(0, "call_1", "get_weather", '{"ci'), 0.1)
+    relay.flush(0.1)
+    relay.feed(ContentDelta("lo"), 0.2)
+    relay.feed(ToolCallDelta(0, None, None, 'ty": 1}'), 0.2)
+    relay.feed(Usage(3, 2, 5), 0.2)
+    relay.feed(Finish("stop"), 0.2)
+    relay.end(0.3)
+    assert relay.events == [
+        Started(0, "t_1", "m", "r9"),
+        TextAppended(1, "Hel", 1),
+        ToolCallFragment(2, 0, "call_1", "get_weather", '{"ci', 1),
+        TextAppended(3, "lo", 1),
+        ToolCallFragment(4, 0, None, None, 'ty": 1}', 1),
+        UsageReported(5, 3, 2, 5),
+        Finished(6, EndState.DONE, "stop", ttft_ms=100.0, duration_ms=300.0, deltas=4, chars=5),
+    ]
+
+
+def test_a_failure_is_in_the_log_without_its_exception() -> None:
+    relay = make(0.0)
+    relay.start()
+    relay.end(0.0, error=UpstreamStreamError("Boom.", status=500, upstream_code="server_error"))
+    finished = relay.events[-1]
+    assert isinstance(finished, Finished)
+    assert finished.state is EndState.ERROR
+    assert finished.failure == Failure("upstream_stream_error", "Boom.", 500, "server_error")
+    assert finished.reason is None
+
+
+def test_a_stop_s_reason_is_in_the_log() -> None:
+    relay = make(0.0)
+    relay.start()
+    relay.end(0.0, stopped=True, reason="stopped by the user")
+    finished = relay.events[-1]
+    assert isinstance(finished, Finished)
+    assert (finished.state, finished.reason) == (EndState.STOPPED, "stopped by the user")
+
+
+def test_render_only_frames_write_nothing_to_the_log() -> None:
+    relay = make(0.0, burst=100)
+    relay.start()
+    relay.feed(ContentDelta("Some **bold"), 0.0)
+    relay.flush(0.0)
+    relay.feed(ContentDelta(" text** and `code"), 0.01)
+    relay.flush(0.01)
+    before = len(relay.events)
+    third = relay.flush(0.05)
+    assert third is not None
+    assert third["n"] == 0
+    assert len(relay.events) == before

@@ -1,0 +1,116 @@
+"""A turn's log: what happened, in order, as typed events with gap-free sequence numbers
+(pure; no renderer, no wire format).
+
+The log is the turn's one record. Frames for the browser are a projection of it
+(projection.py); storage persists it, and a Redis hub will carry it between instances, all
+reading the same events. Text arrives in batches at most a frame apart (the relay cuts them),
+so a fast model's thousand tokens a second are some thirty events, not a thousand.
+
+The union is open: the issues after this one add user edits (a range of the text replaced,
+against a version) and tool results as events of their own, projected like the rest.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import TurnError
+
+
+class TurnState(enum.Enum):
+    DONE = "done"
+    STOPPED = "stopped"
+    ERROR = "error"
+    INCOMPLETE = "incomplete"  # the stream ended with neither [DONE] nor a finish_reason
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a turn failed, as the user is told (never the API key: TurnError messages are
+    scrubbed where they are made)."""
+
+    code: str
+    message: str
+    status: int | None = None
+    upstream_code: str | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def of(cls, error: TurnError) -> Failure:
+        return cls(error.code, error.message, error.status, error.upstream_code, error.retry_after)
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.status is not None:
+            wire["status"] = self.status
+        if self.upstream_code is not None:
+            wire["upstream_code"] = self.upstream_code
+        if self.retry_after is not None:
+            wire["retry_after"] = self.retry_after
+        return wire
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    seq: int
+    turn: str
+    model: str  # asked for or configured; "" when the upstream's default is looked up later
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TextAppended:
+    """The answer's text that arrived since the previous batch."""
+
+    seq: int
+    text: str
+    deltas: int  # upstream deltas it folds (for tokens per second)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFragment:
+    """Pieces of one tool call since the previous batch: ``arguments`` pieces join in order
+    per ``index``; ``id`` and ``name`` come once."""
+
+    seq: int
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+    deltas: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReported:
+    seq: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    total_tokens: int | None
+
+    def to_wire(self) -> dict[str, int]:
+        wire = {}
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            value = getattr(self, name)
+            if value is not None:
+                wire[name] = value
+        return wire
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The turn ended; always the last event."""
+
+    seq: int
+    state: TurnState
+    finish_reason: str | None
+    failure: Failure | None = None
+    reason: str | None = None  # why it stopped (by the user, nobody watching, shutdown)
+    ttft_ms: float | None = None
+    duration_ms: float = 0.0
+    deltas: int = 0
+    chars: int = 0
+
+
+TurnEvent = Started | TextAppended | ToolCallFragment | UsageReported | Finished

@@ -1,0 +1,200 @@
+"""A turn's log -> the frames the page gets: its projection (pure; the caller passes the clock).
+
+The log says what happened (log.py); the projection says how the page shows it: each batch
+of events becomes a frame carrying the batch's text and tool fragments and the renderer's
+operations for them. Rendering is paced apart from the text: text that costs a parse is
+rendered at most once per ``render_interval`` (50 ms, below what a reader notices), while
+plain words and code being typed, which cost next to nothing, render with every frame. A
+render that was owed goes out later in a frame of its own (``n: 0``, no text). ``shown``
+says how much of the text the operations so far display, so the page can measure how far its
+display trails the text.
+
+Projecting a whole log at once gives the same final page as projecting it batch by batch:
+the renderer's result depends on the text, never on how it was cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..markdown.document import StreamRenderer
+from ..markdown.engine import Markdown
+from ..markdown.ops import Op
+from .frames import DeltaFrame, EndFrame, Frame, StartFrame, ToolFragment
+from .log import Finished, Started, TextAppended, ToolCallFragment, TurnEvent, UsageReported
+
+RENDER_SHARE = 10.0  # renders may use at most 1/RENDER_SHARE of the time, per turn
+
+
+class Projection:
+    def __init__(self, turn: str, *, markdown: Markdown, render_interval: float = 0.05) -> None:
+        self.turn = turn
+        self.renderer = StreamRenderer(markdown, doc_id=turn)
+        self._seq = 0  # of the next frame
+        self._render_interval = render_interval
+        self._pace = render_interval  # grows when renders get costly (see took())
+        self._costly = False  # the last render parsed
+        self._last_render = -1e18
+        self._unrendered = False  # text the page does not show yet
+        self._chars = 0
+        self._shown = 0
+        self._usage: UsageReported | None = None
+        self.ended = False
+
+    @property
+    def frames(self) -> int:
+        """Frames made so far."""
+        return self._seq
+
+    def owed(self, now: float) -> bool:
+        """A render is owed for text already sent, and may run now."""
+        return self._unrendered and (now >= self._last_render + self._pace or self.renderer.cheap)
+
+    def due(self) -> float | None:
+        """When an owed render may run at the latest, or None if none is owed."""
+        return self._last_render + self._pace if self._unrendered else None
+
+    def project(self, events: Sequence[TurnEvent], now: float) -> list[Frame]:
+        """The frames for one batch of the log (none if the batch is empty and no render is
+        owed or it changes nothing on the page)."""
+        frames: list[Frame] = []
+        text: list[str] = []
+        tools: list[ToolFragment] = []
+        deltas = 0
+        for event in events:
+            if isinstance(event, Started):
+                frames.append(self._start(event))
+            elif isinstance(event, TextAppended):
+                self.renderer.feed(event.text)
+                self._unrendered = True
+                self._chars += len(event.text)
+                text.append(event.text)
+                deltas += event.deltas
+            elif isinstance(event, ToolCallFragment):
+                tools.append(_fragment(event))
+                deltas += event.deltas
+            elif isinstance(event, UsageReported):
+                self._usage = event
+            elif isinstance(event, Finished):
+                if text or tools:
+                    frames.append(self._delta("".join(text), deltas, tools, render=False, now=now))
+                    text, tools, deltas = [], [], 0
+                frames.append(self._end(event))
+        if text or tools:
+            frames.append(self._delta("".join(text), deltas, tools, render=self.owed(now), now=now))
+        elif not events and self.owed(now):
+            # Only a render was owed: a frame only if it changes what the page shows.
+            ops = self._render(now)
+            if ops:
+                frames.append(self._frame_delta("", 0, ops))
+        return frames
+
+    def took(self, seconds: float) -> None:
+        """How long the last projection took (the caller measures). A parse costing more than
+        a tenth of the interval stretches the interval, so one pathological answer (a huge
+        line with nothing ever closed) cannot take more than a tenth of a core. Batches that
+        did not parse (plain words, code lines) leave it alone."""
+        if self._costly:
+            self._costly = False
+            self._pace = max(self._render_interval, RENDER_SHARE * seconds)
+
+    def broken_end(self, event: Finished) -> EndFrame:
+        """A last frame when rendering itself failed: no operations, the text stays as shown."""
+        self.ended = True
+        frame: EndFrame = {
+            "type": "end",
+            "turn": self.turn,
+            "seq": self._next(),
+            "state": event.state.value,
+            "finish_reason": event.finish_reason,
+            "ops": [],
+            "shown": self._shown,
+        }
+        if event.failure is not None:
+            frame["error"] = event.failure.to_wire()
+        return frame
+
+    # ------------------------------------------------------------------ frames
+
+    def _start(self, event: Started) -> StartFrame:
+        return {
+            "type": "start",
+            "turn": self.turn,
+            "seq": self._next(),
+            "model": event.model,
+            "ref": event.ref,
+        }
+
+    def _delta(
+        self, text: str, deltas: int, tools: list[ToolFragment], *, render: bool, now: float
+    ) -> DeltaFrame:
+        frame = self._frame_delta(text, deltas, self._render(now) if render else [])
+        if tools:
+            frame["tools"] = tools
+        return frame
+
+    def _frame_delta(self, text: str, deltas: int, ops: list[Op]) -> DeltaFrame:
+        return {
+            "type": "delta",
+            "turn": self.turn,
+            "seq": self._next(),
+            "text": text,
+            "n": deltas,
+            "ops": ops,
+            "shown": self._shown,
+        }
+
+    def _end(self, event: Finished) -> EndFrame:
+        ops = self.renderer.finish()
+        self._unrendered = False
+        self._shown = self._chars
+        self.ended = True
+        stats = self.renderer.stats
+        frame: EndFrame = {
+            "type": "end",
+            "turn": self.turn,
+            "seq": self._next(),
+            "state": event.state.value,
+            "finish_reason": event.finish_reason,
+            "ops": ops,
+            "shown": self._shown,
+            "stats": {
+                "ttft_ms": event.ttft_ms,
+                "duration_ms": event.duration_ms,
+                "deltas": event.deltas,
+                "chars": event.chars,
+                "frames": self._seq,
+                "reconciled": stats.reconciled,
+                "rewrites": stats.rewrites,
+            },
+        }
+        if self._usage is not None:
+            frame["usage"] = self._usage.to_wire()
+        if event.failure is not None:
+            frame["error"] = event.failure.to_wire()
+        elif event.reason is not None:
+            frame["reason"] = event.reason
+        return frame
+
+    def _render(self, now: float) -> list[Op]:
+        self._costly = not self.renderer.cheap
+        if self._costly:
+            self._last_render = now
+        ops = self.renderer.update()
+        self._unrendered = False
+        self._shown = self._chars
+        return ops
+
+    def _next(self) -> int:
+        seq = self._seq
+        self._seq += 1
+        return seq
+
+
+def _fragment(event: ToolCallFragment) -> ToolFragment:
+    fragment: ToolFragment = {"index": event.index, "arguments": event.arguments}
+    if event.id is not None:
+        fragment["id"] = event.id
+    if event.name is not None:
+        fragment["name"] = event.name
+    return fragment
