@@ -31,34 +31,37 @@ import difflib
 from markdown_it.token import Token
 
 from .blocks import Lines, Span, is_list, top_level
-from .fences import Fences
+from .fences import FenceContainer
 from .heal import Healed, heal, only_block_syntax
-from .lists import Lists, item_decided
+from .lists import ListContainer, item_decided
 from .live import Live
 from .ops import Op
-from .paragraphs import PARAGRAPH_MIN, Paragraphs
-from .quotes import Quotes
-from .stream import Mode, RenderStats, ends_in_text
-from .tables import Tables
+from .paragraphs import PARAGRAPH_MIN, ParagraphContainer
+from .quotes import QuoteContainer
+from .stream import RenderStats, Stream, ends_in_text
+from .tables import TableContainer
 
 __all__ = ["Op", "RenderStats", "StreamRenderer"]
 
 
-class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
-    """``feed(text)`` as it arrives, ``update()`` when a frame is due, ``finish()`` at the end."""
+class StreamRenderer(Stream):
+    """``feed(text)`` as it arrives, ``update()`` when a frame is due, ``finish()`` at the end.
+
+    While a block that streams as a container is live, the container (an object of its own,
+    holding its part of the state) takes the tail: ``self.container``."""
 
     @property
     def source(self) -> str:
         """All text fed so far, newlines normalised the way markdown-it normalises them."""
-        return "".join(self._committed) + "".join(self._shelf) + self._tail + "".join(self._pending)
+        return "".join(self.committed) + "".join(self.shelf) + self.tail + "".join(self.pending)
 
     @property
     def blocks(self) -> list[str]:
         """HTML of the frozen top-level blocks, as the page holds them."""
-        return list(self._blocks)
+        return list(self.frozen)
 
     def feed(self, text: str) -> None:
-        if self._finished:
+        if self.finished:
             raise RuntimeError("feed() after finish()")
         if self._cr:
             text = "\r" + text
@@ -72,20 +75,20 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
         if "\0" in text:
             text = text.replace("\0", "\ufffd")
         if text:
-            self._pending.append(text)
+            self.pending.append(text)
 
     def update(self) -> list[Op]:
-        if not self._pending:
+        if not self.pending:
             return []
-        new = "".join(self._pending)
-        self._pending.clear()
+        new = "".join(self.pending)
+        self.pending.clear()
         self._not_plain = False
         self.stats.updates += 1
         ops: list[Op] = []
         newline = new.find("\n")
         if (
             newline >= 0
-            and (newline == 0 or not self._held_line)  # text before it ends a held line's successor
+            and (newline == 0 or not self.held_line)  # text before it ends a held line's successor
             and self._growing()
             and _contentless(new[newline + 1 :])
         ):
@@ -94,30 +97,26 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
             # the end of the line, and leave the rest for the next update to look at whole.
             if newline:
                 self._step(new[:newline], ops, new_line=False)
-            self._tail += new[newline:]
-            self._held_line = True
-            self._live.fast = False  # words typed next start the new line, not this one
+            self.tail += new[newline:]
+            self.held_line = True
+            self.live.fast = False  # words typed next start the new line, not this one
             return ops
-        self._step(new, ops, new_line="\n" in new or self._held_line)
-        self._held_line = False
+        self._step(new, ops, new_line="\n" in new or self.held_line)
+        self.held_line = False
         return ops
 
     def _step(self, new: str, ops: list[Op], *, new_line: bool) -> None:
-        self._new_line = new_line
+        self.new_line = new_line
         if new_line or not self._append_plain(new, ops):
-            self._tail += new
+            self.tail += new
             self._advance(ops)
 
     def _growing(self) -> bool:
         """Whether the live part is a block whose last line is being typed, and nothing else
         (the states in which a line ending can be held, see update())."""
-        if self._mode is Mode.PARAGRAPH:
-            return True
-        if self._mode is Mode.NORMAL:
-            return self._simple and self._growth is not None
-        if self._mode is Mode.LIST:
-            return self._list is not None and self._list.growth is not None
-        return False
+        if self.container is not None:
+            return self.container.growing
+        return self.simple and self.growth is not None
 
     def finish(self) -> list[Op]:
         """Freeze everything and reconcile with the one-shot render of the whole text."""
@@ -129,67 +128,49 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
         """No more text comes: freeze what is live and close every open container (a nested
         renderer ends so; the answer's own then reconciles, see finish())."""
         if self._cr:
-            self._pending.append("\n")
+            self.pending.append("\n")
             self._cr = False
         ops = self.update()
-        self._finished = True
-        if self._mode is Mode.PARAGRAPH:
-            self._leave_paragraph(ops)
-        if self._mode is Mode.FENCE:
-            self._end_fence(ops, len(self._tail))
-        elif self._mode is Mode.LIST:
-            self._end_list(ops, self._container_end())
-        elif self._mode is Mode.TABLE:
-            self._end_table(ops, self._container_end())
-        elif self._mode is Mode.QUOTE:
-            self._end_quote(ops, self._container_end())
-        if self._tail:
-            self._commit(ops, self._tail)
-            self._tail = ""
-        elif self._live.html:
+        self.finished = True
+        if self.container is not None:
+            self.container.end(ops)
+        if self.tail:
+            self._commit(ops, self.tail)
+            self.tail = ""
+        elif self.live.html:
             ops.append({"op": "live", "html": ""})
-        self._live = Live()
+        self.live = Live()
         return ops
 
     def _advance(self, ops: list[Op]) -> None:
         # Each step returns True when it switched mode, so what is left is looked at again.
         # Every switch out of a container consumes text, so this ends; the bound is a guard.
         for _ in range(10_000):
-            if self._mode is Mode.FENCE:
-                switched = self._fence_step(ops)
-            elif self._mode is Mode.LIST:
-                switched = self._list_step(ops)
-            elif self._mode is Mode.TABLE:
-                switched = self._table_step(ops)
-            elif self._mode is Mode.PARAGRAPH:
-                switched = self._paragraph_step(ops)
-            elif self._mode is Mode.QUOTE:
-                switched = self._quote_step(ops)
-            else:
-                switched = self._normal_step(ops)
+            container = self.container
+            switched = self._normal_step(ops) if container is None else container.step(ops)
             if not switched:
                 return
         raise RuntimeError("renderer made no progress")
 
     def _normal_step(self, ops: list[Op]) -> bool:
-        tail = self._tail
-        if self._simple and not self._new_line:
+        tail = self.tail
+        if self.simple and not self.new_line:
             # The container holds the paragraph's inline content: its source must start with
             # it (no blank line or indentation before, which the paragraph rule drops).
-            if self._simple_kind == "paragraph_open" and len(tail) >= PARAGRAPH_MIN and not tail[0].isspace():
-                return self._enter_paragraph(ops)
+            if self.simple_kind == "paragraph_open" and len(tail) >= PARAGRAPH_MIN and not tail[0].isspace():
+                return ParagraphContainer.enter(self, ops)
             return self._simple_step(ops, tail)
-        self._simple = False
-        self._growth = None
+        self.simple = False
+        self.growth = None
         if not tail.strip():
-            self._show(ops, "")
+            self.show(ops, "")
             return False
-        env = self._scratch_env()
-        tokens = self._parse(tail, env)
+        env = self.scratch_env()
+        tokens = self.parse(tail, env)
         spans = top_level(tokens)
         lines = Lines(tail)
         if not spans:
-            self._show(ops, "")
+            self.show(ops, "")
             return False
         keep = len(spans) - 1
         if keep >= 1 and not (
@@ -202,28 +183,28 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
             shift = spans[keep].line
             cut = lines.offset(shift)
             self._commit(ops, tail[:cut])
-            tail = self._tail = tail[cut:]
+            tail = self.tail = tail[cut:]
             lines = Lines(tail)
             spans = [Span(s.first, s.last, s.line - shift, s.end_line - shift) for s in spans[keep:]]
-        if len(spans) == 1 and self._container(tokens[spans[0].first], lines, spans[0].line):
+        if len(spans) == 1 and self._streams_as_container(tokens[spans[0].first], lines, spans[0].line):
             if spans[0].line > 0:
                 # Blank lines or reference definitions before the block: freeze them first
                 # (they show nothing), so the container starts at the top of the tail.
                 cut = lines.offset(spans[0].line)
                 self._commit(ops, tail[:cut])
-                self._tail = tail[cut:]
-                lines = Lines(self._tail)
+                self.tail = tail[cut:]
+                lines = Lines(self.tail)
                 spans = [Span(spans[0].first, spans[0].last, 0, spans[0].end_line - spans[0].line)]
             first = tokens[spans[0].first]
             if first.type == "fence":
-                return self._enter_fence(ops, lines)
+                return FenceContainer.enter(self, ops, lines)
             if is_list(first):
-                return self._enter_list(ops, tokens, spans[0])
+                return ListContainer.enter(self, ops, tokens, spans[0])
             if first.type == "blockquote_open":
-                return self._enter_quote(ops)
-            return self._enter_table(ops, tokens, spans[0], lines)
+                return QuoteContainer.enter(self, ops, self._nested())
+            return TableContainer.enter(self, ops, lines)
         kind = tokens[spans[0].first].type
-        self._simple = (
+        self.simple = (
             len(spans) == 1
             and kind in ("paragraph_open", "heading_open", "blockquote_open")
             and tail.lstrip()[:1] not in ("|", "[")
@@ -231,52 +212,52 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
         )
         # A paragraph of any length may stream as a container (paragraphs.py); headings and
         # quotes are told apart only while they are one line.
-        self._simple_kind = kind if "\n" not in tail or kind == "paragraph_open" else ""
-        if self._simple and kind != "heading_open":
-            self._growth = self._growth_of(tokens, spans[0].first, spans[0].last, tail, env)
-            if self._growth is not None:
-                html, grown = self._grow(self._growth, tail)
-                self._show(ops, html, healed=grown, fast=True)
+        self.simple_kind = kind if "\n" not in tail or kind == "paragraph_open" else ""
+        if self.simple and kind != "heading_open":
+            self.growth = self.growth_of(tokens, spans[0].first, spans[0].last, tail, env)
+            if self.growth is not None:
+                html, grown = self.grow(self.growth, tail)
+                self.show(ops, html, healed=grown, fast=True)
                 return False
         healed = Healed(tail, 0, True) if kind == "code_block" else heal(tail)
         if healed.text != tail:
-            env = self._scratch_env()
-            tokens = self._parse(healed.text, env)
+            env = self.scratch_env()
+            tokens = self.parse(healed.text, env)
             spans = top_level(tokens)
         if not spans:
-            self._show(ops, "")
+            self.show(ops, "")
             return False
-        html = self._render(tokens[spans[0].first : spans[-1].last], env, live=True)
+        html = self.render(tokens[spans[0].first : spans[-1].last], env, live=True)
         fast = len(spans) == 1 and ends_in_text(tokens, spans[-1])
-        self._show(ops, html, healed=healed, fast=fast)
+        self.show(ops, html, healed=healed, fast=fast)
         return False
 
     def _simple_step(self, ops: list[Op], tail: str) -> bool:
-        if self._simple_kind != "heading_open":
+        if self.simple_kind != "heading_open":
             # Only the last line grew: only the end of the block's last inline can change.
-            if self._growth is None:
-                env = self._scratch_env()
-                tokens = self._parse(tail, env)
+            if self.growth is None:
+                env = self.scratch_env()
+                tokens = self.parse(tail, env)
                 spans = top_level(tokens)
                 if len(spans) == 1:
-                    self._growth = self._growth_of(tokens, spans[0].first, spans[0].last, tail, env)
-            if self._growth is not None:
-                html, healed = self._grow(self._growth, tail)
-                self._show(ops, html, healed=healed, fast=True)
+                    self.growth = self.growth_of(tokens, spans[0].first, spans[0].last, tail, env)
+            if self.growth is not None:
+                html, healed = self.grow(self.growth, tail)
+                self.show(ops, html, healed=healed, fast=True)
                 return False
         healed = heal(tail)
-        env = self._scratch_env()
-        tokens = self._parse(healed.text, env)
+        env = self.scratch_env()
+        tokens = self.parse(healed.text, env)
         spans = top_level(tokens)
         if not spans:
-            self._show(ops, "")
+            self.show(ops, "")
             return False
-        html = self._render(tokens[spans[0].first : spans[-1].last], env, live=True)
-        self._show(ops, html, healed=healed, fast=len(spans) == 1 and ends_in_text(tokens, spans[-1]))
+        html = self.render(tokens[spans[0].first : spans[-1].last], env, live=True)
+        self.show(ops, html, healed=healed, fast=len(spans) == 1 and ends_in_text(tokens, spans[-1]))
         return False
 
     @staticmethod
-    def _container(first: Token, lines: Lines, line: int) -> bool:
+    def _streams_as_container(first: Token, lines: Lines, line: int) -> bool:
         """Whether the live block streams as a container (see the module docstring)."""
         if "|" in lines.get(line) and not lines.complete(line + 1):
             return False  # a delimiter row on the next line would make the line a table header
@@ -286,20 +267,28 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
             return item_decided(lines, line)
         return first.type == "table_open" and lines.complete(line + 1)
 
+    def _nested(self) -> StreamRenderer:
+        """A renderer for a quote's content, sharing this one's definitions and stats."""
+        nested = StreamRenderer(self.md, doc_id=self.doc_id, fast_path=self.fast_path)
+        nested.env = self.env
+        nested.known = self.known
+        nested.stats = self.stats
+        return nested
+
     def _commit(self, ops: list[Op], segment: str) -> None:
         """Freeze ``segment`` (whole top-level blocks) at the current, top level."""
-        self._simple = False
-        tokens = self._parse(segment, self._env)
+        self.simple = False
+        tokens = self.parse(segment, self.env)
         spans = top_level(tokens)
-        htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
-        self._committed.append(segment)
+        htmls = [self.render(tokens[s.first : s.last], self.env) for s in spans]
+        self.committed.append(segment)
         if not htmls:
-            self._show(ops, "")
+            self.show(ops, "")
             return
-        self._freeze_or_append(ops, htmls)
-        self._blocks.extend(htmls)
+        self.freeze_or_append(ops, htmls)
+        self.frozen.extend(htmls)
         lines = Lines(segment)
-        self._sources.extend(_span_source(lines, s) for s in spans)
+        self.sources.extend(_span_source(lines, s) for s in spans)
         self.stats.frozen_blocks += len(htmls)
 
     def _reconcile(self, ops: list[Op]) -> None:
@@ -310,12 +299,12 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
         the one frozen, or it holds a "[" and the answer defines references (which a block
         frozen before their definition could not resolve). Footnotes are numbered across the
         answer, so an answer with any gets the full parse."""
-        source = "".join(self._committed)
-        env = self._fresh_env()
+        source = "".join(self.committed)
+        env = self.fresh_env()
         self.stats.parses += 1
         self.stats.parsed_chars += len(source)
         whole = "[^" in source
-        tokens = self._md.parse(source, env) if whole else self._md.parse_blocks(source, env)
+        tokens = self.md.parse(source, env) if whole else self.md.parse_blocks(source, env)
         spans = top_level(tokens)
         lines = Lines(source)
         references = bool(env.get("references"))
@@ -323,29 +312,29 @@ class StreamRenderer(Paragraphs, Lists, Tables, Fences, Quotes):
         for index, span in enumerate(spans):
             text = _span_source(lines, span)
             if (
-                index < len(self._sources)
-                and self._sources[index] == text
+                index < len(self.sources)
+                and self.sources[index] == text
                 and not (references and "[" in text)
                 and not (whole and "[" in text)
             ):
-                final.append(self._blocks[index])
+                final.append(self.frozen[index])
                 self.stats.reused += 1
             else:
                 block = tokens[span.first : span.last]
                 if not whole:
-                    self._md.fill_inline(block, env)
-                final.append(self._render(block, env))
+                    self.md.fill_inline(block, env)
+                final.append(self.render(block, env))
         end = spans[-1].last if spans else 0
         if end < len(tokens):  # the footnote section: a block of its own, at the very end
-            final.append(self._render(tokens[end:], env))
-        matcher = difflib.SequenceMatcher(None, self._blocks, final, autojunk=False)
+            final.append(self.render(tokens[end:], env))
+        matcher = difflib.SequenceMatcher(None, self.frozen, final, autojunk=False)
         for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
             if tag == "equal":
                 continue
             ops.append({"op": "splice", "at": i1, "remove": i2 - i1, "blocks": final[j1:j2]})
             self.stats.reconciled += j2 - j1
-        self._blocks = final
-        self._sources = []
+        self.frozen = final
+        self.sources = []
 
 
 def _span_source(lines: Lines, span: Span) -> str:

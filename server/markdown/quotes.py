@@ -17,12 +17,11 @@ renderer reads otherwise), the quote closes as shown, otherwise it is replaced o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Protocol
 
 from .blocks import top_level
 from .ops import Op
-from .stream import Mode, StreamBase
+from .stream import Stream
 
 QUOTE_OPEN = "<blockquote>\n"
 QUOTE_CLOSE = "</blockquote>\n"
@@ -43,85 +42,74 @@ class Content(Protocol):
     def freeze_all(self) -> list[Op]: ...
 
 
-@dataclass
-class QuoteState:
-    content: Content  # renders the quote's content, a document of its own
-    fed: int = 0  # characters of the line being typed given to it already
-
-
-class Quotes(StreamBase):
+class QuoteContainer:
     """An open block quote streams as a container, its content through a nested renderer."""
 
-    _quote: QuoteState | None = None
+    cheap = False
+    growing = False
 
-    def _enter_quote(self, ops: list[Op]) -> bool:
-        content = self._nested()
-        self._quote = QuoteState(content)
-        return self._open(ops, QUOTE_OPEN + QUOTE_CLOSE, None, Mode.QUOTE)
+    def __init__(self, doc: Stream, content: Content) -> None:
+        self.doc = doc
+        self.content = content  # renders the quote's content, a document of its own
+        self.fed = 0  # characters of the line being typed given to it already
 
-    def _nested(self) -> Content:
-        """A renderer for a container's content, sharing this one's definitions and stats."""
-        nested = type(self)(self._md, doc_id=self._doc_id, fast_path=self._fast_path)
-        nested._env = self._env
-        nested._known = self._known
-        nested.stats = self.stats
-        return nested  # type: ignore[return-value]  # type(self) is the whole renderer
+    @classmethod
+    def enter(cls, doc: Stream, ops: list[Op], content: Content) -> bool:
+        return doc.open(ops, QUOTE_OPEN + QUOTE_CLOSE, None, cls(doc, content))
 
-    def _quote_step(self, ops: list[Op]) -> bool:
-        state = self._quote
-        assert state is not None
-        content = state.content
-        tail = self._tail
+    def end(self, ops: list[Op]) -> None:
+        self._end(ops, self.doc.container_end())
+
+    def step(self, ops: list[Op]) -> bool:
+        content = self.content
+        tail = self.doc.tail
         pos = 0
         while (newline := tail.find("\n", pos)) >= 0:
             line = tail[pos:newline]
             text = quote_content(line)
             if text is None:
                 if not line.strip() or not self._lazy(newline + 1):
-                    self._shelve(pos)
-                    return self._end_quote(ops, 0)
+                    self.doc.shelve(pos)
+                    return self._end(ops, 0)
                 text = line  # a lazy continuation line, as it is
-            content.feed(text[state.fed :] + "\n")
-            state.fed = 0
+            content.feed(text[self.fed :] + "\n")
+            self.fed = 0
             pos = newline + 1
-        self._shelve(pos)
+        self.doc.shelve(pos)
         # The line being typed goes in as it comes, once it is known to be a quote line.
-        text = quote_content(self._tail)
-        if text is not None and len(text) > state.fed:
-            content.feed(text[state.fed :])
-            state.fed = len(text)
+        text = quote_content(self.doc.tail)
+        if text is not None and len(text) > self.fed:
+            content.feed(text[self.fed :])
+            self.fed = len(text)
         ops.extend(content.update())
         return False
 
     def _lazy(self, end: int) -> bool:
         """Whether the quote goes on to ``end`` in the tail (its last line is not a quote
         line: a lazy continuation or the start of the next block). Rare: parse and see."""
-        source = "".join(self._shelf) + self._tail[:end]
-        tokens = self._md.parse_blocks(source, self._scratch_env())
+        source = "".join(self.doc.shelf) + self.doc.tail[:end]
+        tokens = self.doc.md.parse_blocks(source, self.doc.scratch_env())
         spans = top_level(tokens)
         return len(spans) == 1 and tokens[0].type == "blockquote_open"
 
-    def _end_quote(self, ops: list[Op], end: int) -> bool:
+    def _end(self, ops: list[Op], end: int) -> bool:
         """The quote is over (it ends ``end`` characters into the tail)."""
-        state = self._quote
-        assert state is not None
         # At the end of the answer the quote's last lines may not have gone in yet (a lazy
         # line waits for its newline).
-        for index, line in enumerate(self._tail[:end].splitlines(keepends=True)):
+        for index, line in enumerate(self.doc.tail[:end].splitlines(keepends=True)):
             body = line.rstrip("\n")
             text = quote_content(body)
             text = body if text is None else text
-            state.content.feed(text[state.fed if index == 0 else 0 :] + line[len(body) :])
-        ops.extend(state.content.freeze_all())
-        source = "".join(self._shelf) + self._tail[:end]
-        tokens = self._parse(source, self._env)
+            self.content.feed(text[self.fed if index == 0 else 0 :] + line[len(body) :])
+        ops.extend(self.content.freeze_all())
+        source = "".join(self.doc.shelf) + self.doc.tail[:end]
+        tokens = self.doc.parse(source, self.doc.env)
         spans = top_level(tokens)
-        htmls = [self._render(tokens[s.first : s.last], self._env) for s in spans]
-        matched = htmls == [QUOTE_OPEN + "".join(state.content.blocks) + QUOTE_CLOSE]
+        htmls = [self.doc.render(tokens[s.first : s.last], self.doc.env) for s in spans]
+        matched = htmls == [QUOTE_OPEN + "".join(self.content.blocks) + QUOTE_CLOSE]
         if matched:
             ops.append({"op": "close"})
-        self._end_container(ops, end, htmls, matched)
-        self._quote = None
+        self.doc.end_container(ops, end, htmls, matched)
         return True
 
 

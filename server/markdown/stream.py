@@ -1,16 +1,16 @@
 """What every part of the streaming renderer shares: its state, the live part of the page and
 how it changes, the growing end of a live block, and what containers have in common (pure).
 
-render.py describes the whole; paragraphs.py, lists.py, tables.py and fences.py are the kinds
-of live block that stream as containers.
+document.py describes the whole; paragraphs.py, lists.py, tables.py, fences.py and quotes.py
+are the containers: objects the document holds while their kind of block is live, each given
+the document's Stream to work on.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from markdown_it.token import Token
 
@@ -24,13 +24,26 @@ from .ops import Op
 PARAGRAPH_KEEP = 16  # characters left live after a freeze
 
 
-class Mode(enum.Enum):
-    NORMAL = "normal"
-    FENCE = "fence"
-    LIST = "list"
-    TABLE = "table"
-    PARAGRAPH = "paragraph"
-    QUOTE = "quote"
+class Container(Protocol):
+    """A live block that streams as a container (a list, a table, an open code block, a long
+    paragraph, a block quote): its finished parts freeze inside it while it is live."""
+
+    # The next update costs next to nothing whatever the text (code being typed).
+    cheap: bool
+
+    @property
+    def growing(self) -> bool:
+        """Its live part is a block whose last line is being typed, and nothing else (a line
+        ending may then be held, see StreamRenderer.update)."""
+        ...
+
+    def step(self, ops: list[Op]) -> bool:
+        """Take in what the tail holds now; True once the container has ended (or given way)
+        and what is left of the tail must be looked at again."""
+        ...
+
+    def end(self, ops: list[Op]) -> None:
+        """No more text comes: end the container where it ends."""
 
 
 @dataclass
@@ -64,88 +77,88 @@ class Growth:
     frozen_html: str = ""
 
 
-class StreamBase:
-    """State and plumbing every part of the streaming renderer shares (render.py puts the
-    parts together)."""
+class Stream:
+    """State and plumbing every part of the streaming renderer shares: the document is one
+    (document.py), and each container works on it."""
 
     def __init__(self, markdown: Markdown, *, doc_id: str | None = None, fast_path: bool = True) -> None:
-        self._md = markdown
-        self._fast_path = fast_path
-        self._doc_id = doc_id
-        self._env: dict[str, Any] = self._fresh_env()
-        self._pending: list[str] = []
+        self.md = markdown
+        self.fast_path = fast_path
+        self.doc_id = doc_id
+        self.env: dict[str, Any] = self.fresh_env()
+        self.pending: list[str] = []
         self._cr = False
-        self._tail = ""
+        self.tail = ""
         # Source of the open container's frozen children, kept out of the tail so an update
         # costs what its live part costs, not what the whole list, table or code block does.
-        self._shelf: list[str] = []
-        self._committed: list[str] = []
-        self._blocks: list[str] = []
+        self.shelf: list[str] = []
+        self.committed: list[str] = []
+        self.frozen: list[str] = []
         # Each frozen block's source, so the final render can skip blocks that cannot differ.
-        self._sources: list[str] = []
-        self._live = Live()
-        self._mode = Mode.NORMAL
-        self._finished = False
-        self._new_line = False
-        self._held_line = False  # update() left a line ending for the next update
-        self._known: dict[str, list[Token]] = {}  # inline content parsed already
+        self.sources: list[str] = []
+        self.live = Live()
+        self.container: Container | None = None
+        self.finished = False
+        self.new_line = False
+        self.held_line = False  # update() left a line ending for the next update
+        self.known: dict[str, list[Token]] = {}  # inline content parsed already
         self._plain_checked: tuple[str, bool] | None = None
         self._not_plain = False
         # The live block is one paragraph or heading whose last line holds a letter: text
         # without a newline cannot change block structure, so only the live block is parsed.
-        self._simple = False
-        self._simple_kind = ""
+        self.simple = False
+        self.simple_kind = ""
         # The live block's last inline, re-rendered from its growing end (see Growth).
-        self._growth: Growth | None = None
+        self.growth: Growth | None = None
         self.stats = RenderStats()
 
     @property
     def cheap(self) -> bool:
         """Whether the next ``update()`` costs next to nothing (plain words, or code being
         typed), so a caller pacing renders need not wait for it."""
-        if not self._pending:
+        if not self.pending:
             return True
-        if self._mode is Mode.FENCE:
+        if self.container is not None and self.container.cheap:
             return True
         if self._not_plain:
             return False
-        if len(self._pending) > 1:
-            self._pending[:] = ["".join(self._pending)]
+        if len(self.pending) > 1:
+            self.pending[:] = ["".join(self.pending)]
         checked = self._plain_checked
-        if checked is not None and checked[0] is self._pending[0]:
+        if checked is not None and checked[0] is self.pending[0]:
             return checked[1]  # asked again before anything new arrived
         # Remembered for the update() that usually follows at once.
-        self._plain_checked = (self._pending[0], self._plain(self._pending[0]))
+        self._plain_checked = (self.pending[0], self._plain(self.pending[0]))
         # Text that is not plain stays so as more arrives (a newline, a markup character or
         # a link-like word cannot go away): no need to look again until update() takes it.
         self._not_plain = not self._plain_checked[1]
         return self._plain_checked[1]
 
-    def _inline(self, text: str) -> str:
+    def inline(self, text: str) -> str:
         """Inline HTML of paragraph text (its footnote tail, if any, left out)."""
         self.stats.parses += 1
         self.stats.parsed_chars += len(text)
-        return self._md.render_inline(text, self._scratch_env())
+        return self.md.render_inline(text, self.scratch_env())
 
-    def _parse(self, src: str, env: dict[str, Any]) -> list[Token]:
+    def parse(self, src: str, env: dict[str, Any]) -> list[Token]:
         self.stats.parses += 1
         self.stats.parsed_chars += len(src)
-        return self._md.parse_reusing(src, env, self._known)
+        return self.md.parse_reusing(src, env, self.known)
 
-    def _render(self, tokens: list[Token], env: dict[str, Any], *, live: bool = False) -> str:
-        return self._md.render_tokens(tokens, env, live=live)
+    def render(self, tokens: list[Token], env: dict[str, Any], *, live: bool = False) -> str:
+        return self.md.render_tokens(tokens, env, live=live)
 
-    def _fresh_env(self) -> dict[str, Any]:
+    def fresh_env(self) -> dict[str, Any]:
         env: dict[str, Any] = {"references": {}}
-        if self._doc_id is not None:
-            env["docId"] = self._doc_id
+        if self.doc_id is not None:
+            env["docId"] = self.doc_id
         return env
 
-    def _scratch_env(self) -> dict[str, Any]:
+    def scratch_env(self) -> dict[str, Any]:
         """A copy of the committed env a live parse may scribble on."""
-        env = dict(self._env)
-        env["references"] = dict(self._env.get("references", {}))
-        notes = self._env.get("footnotes")
+        env = dict(self.env)
+        env["references"] = dict(self.env.get("references", {}))
+        notes = self.env.get("footnotes")
         if isinstance(notes, dict):
             env["footnotes"] = {
                 key: (
@@ -157,7 +170,7 @@ class StreamBase:
             }
         return env
 
-    def _show(
+    def show(
         self,
         ops: list[Op],
         html: str,
@@ -166,7 +179,7 @@ class StreamBase:
         fast: bool = False,
         inline: bool = False,
     ) -> None:
-        if html != self._live.html:
+        if html != self.live.html:
             ops.append({"op": "live", "html": html})
             self.stats.live_swaps += 1
         live = Live(html)
@@ -182,15 +195,15 @@ class StreamBase:
                 # the elements healing closed around the end, where the next words go.
                 trailing = healed.text[len(healed.text.rstrip(" \t")) :]
                 live.debt = trailing if (not inline or healed.opened) else ""
-        self._live = live
+        self.live = live
 
     def _plain(self, new: str) -> bool:
         """Whether ``new`` can take the fast path: plain words at the end of a paragraph,
         list item or table cell, which need no parse."""
-        live = self._live
-        if not self._fast_path or not live.fast or "\n" in new or not INERT_RUN.fullmatch(new):
+        live = self.live
+        if not self.fast_path or not live.fast or "\n" in new or not INERT_RUN.fullmatch(new):
             return False
-        tail = self._tail
+        tail = self.tail
         if not tail or not INERT.fullmatch(tail[-1]):
             return False
         word_start = max(tail.rfind(" "), tail.rfind("\n"), tail.rfind("\t")) + 1
@@ -203,28 +216,28 @@ class StreamBase:
         plain = checked[1] if checked is not None and checked[0] is new else self._plain(new)
         if not plain:
             return False
-        live = self._live
+        live = self.live
         text = live.debt + new
         ops.append({"op": "tail", "text": text, "depth": live.depth})
         escaped = escape(text)
         live.html = live.html[: live.at] + escaped + live.html[live.at :]
         live.at += len(escaped)
         live.debt = ""
-        self._tail += new
+        self.tail += new
         self.stats.fast_appends += 1
         return True
 
-    def _freeze_or_append(self, ops: list[Op], htmls: list[str]) -> None:
-        if len(htmls) == 1 and self._live.html and htmls[0] == self._live.html:
+    def freeze_or_append(self, ops: list[Op], htmls: list[str]) -> None:
+        if len(htmls) == 1 and self.live.html and htmls[0] == self.live.html:
             # The page already shows exactly this: keep its nodes (and any selection in them).
             ops.append({"op": "freeze"})
         else:
-            if self._live.html:
+            if self.live.html:
                 ops.append({"op": "live", "html": ""})
             ops.append({"op": "append", "blocks": htmls})
-        self._live = Live()
+        self.live = Live()
 
-    def _growth_of(
+    def growth_of(
         self, tokens: list[Token], first: int, last: int, source: str, env: dict[str, Any]
     ) -> Growth | None:
         """The live block ``tokens[first:last]`` (parsed from ``source``) as a Growth, if it
@@ -243,7 +256,7 @@ class StreamBase:
         children = inline.children
         inline.children = [Token("text", "", 0, content=MARK)]
         try:
-            parts = self._render(tokens[first:last], env, live=True).split(MARK)
+            parts = self.render(tokens[first:last], env, live=True).split(MARK)
         finally:
             inline.children = children
         if len(parts) != 2:
@@ -252,7 +265,7 @@ class StreamBase:
             parts[0], parts[1], content[: len(content) - len(last_line)], len(line) - len(last_line)
         )
 
-    def _grow(self, growth: Growth, source: str) -> tuple[str, Healed]:
+    def grow(self, growth: Growth, source: str) -> tuple[str, Healed]:
         """The live block's HTML after its last line grew to the end of ``source``: the
         inline's beginning up to a word before which nothing is open is rendered once and kept
         (as a long paragraph's is), only the rest is parsed."""
@@ -263,109 +276,109 @@ class StreamBase:
             points = [p for p in points if "\n" not in rest[p - 1 : p + 1]]
             if points:
                 cut = points[-1]
-                growth.frozen_html += self._inline(rest[:cut])
+                growth.frozen_html += self.inline(rest[:cut])
                 growth.frozen += cut
                 rest = rest[cut:]
         healed = heal_inline(rest)
-        html = growth.before + growth.frozen_html + self._inline(healed.text.rstrip()) + growth.after
+        html = growth.before + growth.frozen_html + self.inline(healed.text.rstrip()) + growth.after
         return html, healed
 
-    def _open(self, ops: list[Op], html: str, slot: str | None, mode: Mode) -> bool:
+    def open(self, ops: list[Op], html: str, slot: str | None, container: Container) -> bool:
         """Show ``html`` as a container the page enters (its children go into ``slot``) and
-        stream in ``mode`` from now on."""
+        let ``container`` take the tail from now on."""
         ops.append({"op": "open", "html": html, "slot": slot})
-        self._live = Live()
-        self._mode = mode
+        self.live = Live()
+        self.container = container
         return True
 
-    def _shelve(self, size: int) -> None:
+    def shelve(self, size: int) -> None:
         """Move the first ``size`` characters of the tail (frozen inside the open container)
         onto the shelf."""
         if size:
-            self._shelf.append(self._tail[:size])
-            self._tail = self._tail[size:]
+            self.shelf.append(self.tail[:size])
+            self.tail = self.tail[size:]
 
-    def _container_end(self) -> int:
+    def container_end(self) -> int:
         """Where in the tail the open list or table ends, once no more text will come: a
         block after it may still have been undecided."""
-        shelf = "".join(self._shelf)
-        source = shelf + self._tail
-        spans = top_level(self._md.parse_blocks(source, self._scratch_env()))
+        shelf = "".join(self.shelf)
+        source = shelf + self.tail
+        spans = top_level(self.md.parse_blocks(source, self.scratch_env()))
         if len(spans) < 2:
-            return len(self._tail)
+            return len(self.tail)
         return max(0, Lines(source).offset(spans[1].line) - len(shelf))
 
-    def _final_render(self, src: str) -> tuple[list[Token], list[Span], list[str]]:
-        tokens = self._parse(src, self._env)
+    def final_render(self, src: str) -> tuple[list[Token], list[Span], list[str]]:
+        tokens = self.parse(src, self.env)
         spans = top_level(tokens)
-        return tokens, spans, [self._render(tokens[s.first : s.last], self._env) for s in spans]
+        return tokens, spans, [self.render(tokens[s.first : s.last], self.env) for s in spans]
 
-    def _close_container(self, ops: list[Op], rest: list[str]) -> None:
+    def close_container(self, ops: list[Op], rest: list[str]) -> None:
         """The container as shown is right: add its last children and close it."""
-        if len(rest) == 1 and rest[0] == self._live.html:
+        if len(rest) == 1 and rest[0] == self.live.html:
             ops.append({"op": "freeze"})
         else:
-            if self._live.html:
+            if self.live.html:
                 ops.append({"op": "live", "html": ""})
             if rest:
                 ops.append({"op": "append", "blocks": rest})
         ops.append({"op": "close"})
 
-    def _end_container(self, ops: list[Op], end: int, htmls: list[str], matched: bool) -> None:
+    def end_container(self, ops: list[Op], end: int, htmls: list[str], matched: bool) -> None:
         """The container ends ``end`` characters into the tail and is frozen: as shown when it
         ``matched`` its one-shot render ``htmls``, else replaced by them (none, if what it held
         turned out to belong to the block after it)."""
-        source = "".join(self._shelf) + self._tail[:end]
+        source = "".join(self.shelf) + self.tail[:end]
         if matched:
-            self._blocks.append("".join(htmls))
-            self._sources.append(source.rstrip())
+            self.frozen.append("".join(htmls))
+            self.sources.append(source.rstrip())
         else:
             # The page freezes what it is given block by block, as the final reconcile counts.
             ops.append({"op": "replace", "html": ""})
             if htmls:
                 ops.append({"op": "append", "blocks": htmls})
-            self._blocks.extend(htmls)
-            self._sources.extend(_UNKNOWN for _ in htmls)
+            self.frozen.extend(htmls)
+            self.sources.extend(_UNKNOWN for _ in htmls)
             self.stats.rewrites += 1
-        self._committed.append(source)
-        self._shelf.clear()
-        self._tail = self._tail[end:]
+        self.committed.append(source)
+        self.shelf.clear()
+        self.tail = self.tail[end:]
         self.stats.frozen_blocks += len(htmls)
-        self._live = Live()
-        self._mode = Mode.NORMAL
+        self.live = Live()
+        self.container = None
 
-    def _end_as_parsed(
+    def end_as_parsed(
         self, ops: list[Op], end: int, stands: Callable[[str, list[Token], list[Span]], list[str] | None]
     ) -> None:
         """The open list or table is over, ``end`` characters into the tail. Its block
         structure is parsed once; ``stands`` says whether what froze inside it stands (then it
         closes the container and returns its HTML) or not (None: its one-shot render
         replaces it)."""
-        source = "".join(self._shelf) + self._tail[:end]
-        tokens = self._blocks_of(source)
+        source = "".join(self.shelf) + self.tail[:end]
+        tokens = self.blocks_of(source)
         spans = top_level(tokens)
         htmls = stands(source, tokens, spans) if len(spans) == 1 else None
         if htmls is None:
-            self._end_container(ops, end, self._finished_parts(tokens, spans), matched=False)
+            self.end_container(ops, end, self.finished_parts(tokens, spans), matched=False)
         else:
-            self._end_container(ops, end, htmls, matched=True)
+            self.end_container(ops, end, htmls, matched=True)
 
-    def _finished_parts(self, tokens: list[Token], parts: list[Span]) -> list[str]:
+    def finished_parts(self, tokens: list[Token], parts: list[Span]) -> list[str]:
         """HTML of parts of a finished container's tokens (from _blocks_of), inline content
         filled in with the answer's env, part after part."""
         htmls = []
         for part in parts:
             block = tokens[part.first : part.last]
-            self._md.fill_inline(block, self._env)
-            htmls.append(self._render(block, self._env))
+            self.md.fill_inline(block, self.env)
+            htmls.append(self.render(block, self.env))
         return htmls
 
-    def _blocks_of(self, source: str) -> list[Token]:
+    def blocks_of(self, source: str) -> list[Token]:
         """Block structure of a finished container's source, with the answer's env (a
         definition inside the container counts from now on)."""
         self.stats.parses += 1
         self.stats.parsed_chars += len(source)
-        return self._md.parse_blocks(source, self._env)
+        return self.md.parse_blocks(source, self.env)
 
 
 def has_letter(text: str) -> bool:

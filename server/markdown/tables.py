@@ -11,7 +11,7 @@ from .blocks import Lines, Span, children, top_level
 from .cells import MAX_AUTOCOMPLETED_CELLS, cells, split_pipes
 from .heal import Healed, heal
 from .ops import Op
-from .stream import Mode, StreamBase
+from .stream import Stream
 
 _EMPTY_CELLS = re.compile(r"(?:<td[^>]*></td>\n)+(?=</tr>)")
 
@@ -28,37 +28,45 @@ class TableState:
     autocompleted: int = 0  # empty cells added to short rows (markdown-it caps them)
 
 
-class Tables(StreamBase):
+class TableContainer:
     """A table streams as a container: finished rows freeze inside it; the row being typed is
     built cell by cell."""
 
-    _table: TableState | None = None
+    cheap = False
+    growing = False
 
-    def _enter_table(self, ops: list[Op], tokens: list[Token], span: Span, lines: Lines) -> bool:
-        header_src = self._tail[: lines.offset(2)]
-        head = self._parse(header_src, self._scratch_env())
-        html = self._render(head, {})
+    def __init__(self, doc: Stream, state: TableState) -> None:
+        self.doc = doc
+        self.state = state
+
+    @classmethod
+    def enter(cls, doc: Stream, ops: list[Op], lines: Lines) -> bool:
+        header_src = doc.tail[: lines.offset(2)]
+        head = doc.parse(header_src, doc.scratch_env())
+        html = doc.render(head, {})
         open_html = html.replace("</table>", "<tbody>\n</tbody>\n</table>", 1)
         aligns = [
-            self._md.render_token(head, i).replace("<th", "<td", 1)
+            doc.md.render_token(head, i).replace("<th", "<td", 1)
             for i, t in enumerate(head)
             if t.type == "th_open"
         ]
-        self._table = TableState(open_html, header_src, aligns)
-        self._shelve(len(header_src))
-        return self._open(ops, open_html, "tbody", Mode.TABLE)
+        state = TableState(open_html, header_src, aligns)
+        doc.shelve(len(header_src))
+        return doc.open(ops, open_html, "tbody", cls(doc, state))
 
-    def _table_step(self, ops: list[Op]) -> bool:
-        state = self._table
-        assert state is not None
-        if state.simple and not self._new_line:
-            return self._table_row_step(ops, state)
+    def end(self, ops: list[Op]) -> None:
+        self._end(ops, self.doc.container_end())
+
+    def step(self, ops: list[Op]) -> bool:
+        state = self.state
+        if state.simple and not self.doc.new_line:
+            return self._row_step(ops, state)
         state.simple = False
         # Finished lines that can only be rows (they start with a pipe) are rows: built here
         # as the table rule builds them, without parsing the table again (the cells of the
         # row that was being typed are rendered already).
         built: list[str] = []
-        tail = self._tail
+        tail = self.doc.tail
         pos = 0
         while (newline := tail.find("\n", pos)) >= 0:
             row = self._row(state, tail[pos:newline])
@@ -68,30 +76,30 @@ class Tables(StreamBase):
             pos = newline + 1
         state.cells.clear()
         if built:
-            self._freeze_or_append(ops, built)
+            self.doc.freeze_or_append(ops, built)
             state.rows_html.extend(built)
-            self._shelve(pos)
-        if "\n" not in self._tail and _PIPE_LED.match(self._tail):
+            self.doc.shelve(pos)
+        if "\n" not in self.doc.tail and _PIPE_LED.match(self.doc.tail):
             state.simple = True
-            return self._table_row_step(ops, state)
-        if not self._tail:
-            self._show(ops, "")
+            return self._row_step(ops, state)
+        if not self.doc.tail:
+            self.doc.show(ops, "")
             return False
-        region = state.header_src + self._tail
+        region = state.header_src + self.doc.tail
         offset = len(state.header_src)
-        env = self._scratch_env()
-        tokens = self._parse(region, env)
+        env = self.doc.scratch_env()
+        tokens = self.doc.parse(region, env)
         spans = top_level(tokens)
         lines = Lines(region)
         if not spans or tokens[spans[0].first].type != "table_open":
-            return self._end_table(ops, 0)
+            return self._end(ops, 0)
         if len(spans) > 1 and lines.decided(spans[1].line):
-            return self._end_table(ops, lines.offset(spans[1].line) - offset)
+            return self._end(ops, lines.offset(spans[1].line) - offset)
         rows = [r for r in children(tokens, spans[0], 2, "tr_open") if r.line >= 2]
         done = [r for r in rows if lines.complete(r.line)]
         if done:
-            htmls = [self._render(tokens[r.first : r.last], env) for r in done]
-            self._freeze_or_append(ops, htmls)
+            htmls = [self.doc.render(tokens[r.first : r.last], env) for r in done]
+            self.doc.freeze_or_append(ops, htmls)
             state.rows_html.extend(htmls)
         live = rows[-1] if rows and not lines.complete(rows[-1].line) else None
         html = ""
@@ -100,35 +108,35 @@ class Tables(StreamBase):
             row_src = lines.get(live.line)
             healed = heal(row_src, tables=False)
             if healed.text == row_src:
-                html = self._render(tokens[live.first : live.last], env)
+                html = self.doc.render(tokens[live.first : live.last], env)
             elif healed.text.strip():
-                again = self._parse(state.header_src + healed.text, self._scratch_env())
+                again = self.doc.parse(state.header_src + healed.text, self.doc.scratch_env())
                 found = [r for s in top_level(again)[:1] for r in children(again, s, 2, "tr_open")]
                 body = [r for r in found if r.line >= 2]
-                html = self._render(again[body[0].first : body[0].last], env) if body else ""
+                html = self.doc.render(again[body[0].first : body[0].last], env) if body else ""
             # The cells not typed yet stay off the live row, so its last cell is the one being
             # typed, and plain words go straight into it (the fast path).
             html = _EMPTY_CELLS.sub("", html)
         alone = live is not None and not self._pending_after(lines, live)
         # A line without a leading pipe may yet turn out to be a list or a heading.
-        state.simple = alone and self._tail.lstrip().startswith("|")
-        self._show(ops, html, healed=healed, fast=alone and _typing_in_a_cell(healed))
+        state.simple = alone and self.doc.tail.lstrip().startswith("|")
+        self.doc.show(ops, html, healed=healed, fast=alone and _typing_in_a_cell(healed))
         if done:
-            self._shelve(lines.offset(done[-1].line + 1) - offset)
+            self.doc.shelve(lines.offset(done[-1].line + 1) - offset)
         return False
 
-    def _table_row_step(self, ops: list[Op], state: TableState) -> bool:
+    def _row_step(self, ops: list[Op], state: TableState) -> bool:
         """The row being typed, cell by cell, without parsing the table: only its last cell
         usually changed. Cells not typed yet stay off, so the last one shown is the one being
         typed, and plain words go straight into it (the fast path)."""
-        healed = heal(self._tail, tables=False)
+        healed = heal(self.doc.tail, tables=False)
         parts = ["<tr>\n"]
         for opening, cell in zip(state.aligns, cells(healed.text), strict=False):
             if not cell:
                 break
             parts.append(f"{opening}{self._cell(state, cell)}</td>\n")
         html = "".join(parts) + "</tr>\n" if len(parts) > 1 else ""
-        self._show(ops, html, healed=healed, fast=_typing_in_a_cell(healed))
+        self.doc.show(ops, html, healed=healed, fast=_typing_in_a_cell(healed))
         return False
 
     def _row(self, state: TableState, line: str) -> str | None:
@@ -150,9 +158,9 @@ class Tables(StreamBase):
     def _cell(self, state: TableState, source: str) -> str:
         inner = state.cells.get(source)
         if inner is None:
-            self.stats.parses += 1
-            self.stats.parsed_chars += len(source)
-            inner = self._md.render_inline(source, {"references": self._env.get("references", {})})
+            self.doc.stats.parses += 1
+            self.doc.stats.parsed_chars += len(source)
+            inner = self.doc.md.render_inline(source, {"references": self.doc.env.get("references", {})})
             state.cells[source] = inner
         return inner
 
@@ -161,11 +169,10 @@ class Tables(StreamBase):
         """Whether text follows the live row (then it is not where typing happens)."""
         return row.line + 1 < len(lines)
 
-    def _end_table(self, ops: list[Op], end: int) -> bool:
+    def _end(self, ops: list[Op], end: int) -> bool:
         """The table is over: as for lists, what froze stands if the finished table has the
         rows that streamed (a table with no body rows has no <tbody>: that one is replaced)."""
-        state = self._table
-        assert state is not None
+        state = self.state
 
         def stands(source: str, tokens: list[Token], spans: list[Span]) -> list[str] | None:
             if tokens[spans[0].first].type != "table_open":
@@ -174,13 +181,12 @@ class Tables(StreamBase):
             done = len(state.rows_html)
             if not rows or len(rows) < done:
                 return None
-            rest = self._finished_parts(tokens, rows[done:])
+            rest = self.doc.finished_parts(tokens, rows[done:])
             body = "".join(state.rows_html) + "".join(rest)
-            self._close_container(ops, rest)
+            self.doc.close_container(ops, rest)
             return [state.open_html.replace("</tbody>", body + "</tbody>", 1)]
 
-        self._end_as_parsed(ops, end, stands)
-        self._table = None
+        self.doc.end_as_parsed(ops, end, stands)
         return True
 
 
