@@ -1,12 +1,15 @@
 // Applies the server's render operations to one answer's content element.
 //
-// The element holds frozen blocks, never touched again, and a live part at the end that is
-// swapped as a unit. Containers (a list, a table, a code block) open a nested level whose
-// finished children freeze inside them. docs/protocol.md lists the operations; tests/support/dom.py
-// is the same logic in Python, used by the renderer's unit tests.
+// The element holds top-level blocks, each with an id the server gives it (stamped on its
+// elements as data-block): frozen blocks, never touched again unless an operation names them,
+// and one live block at the end, swapped as a unit. Containers in the live block (a list, a
+// table, a code block) open a nested level whose finished children freeze inside them.
+// docs/protocol.md lists the operations and server/markdown/ops.py is their schema;
+// tests/support/dom.py is the same logic in Python, used by the renderer's unit tests.
 
-/** @typedef {{op: string, html?: string, blocks?: string[], text?: string, depth?: number,
- *   slot?: string|null, at?: number, remove?: number}} Op */
+/** @typedef {{id: number, html: string}} Block */
+/** @typedef {{op: string, id?: number, html?: string, blocks?: Array<string | Block>, text?: string,
+ *   depth?: number, slot?: string|null, remove?: number[], before?: number|null}} Op */
 
 /**
  * @typedef {object} Level
@@ -25,9 +28,19 @@ function nodesOf(html) {
   return nodes;
 }
 
+/** @param {string | Block} block */
+function htmlOf(block) {
+  return typeof block === "string" ? block : block.html;
+}
+
 /** Bytes of HTML a node stands for. @param {Node} node */
 function sizeOf(node) {
   return node instanceof Element ? node.outerHTML.length : (node.textContent ?? "").length;
+}
+
+/** The block's id on each of its elements. @param {Node[]} nodes @param {number} id */
+function stamp(nodes, id) {
+  for (const node of nodes) if (node instanceof Element) node.setAttribute("data-block", String(id));
 }
 
 /** @param {Node} node */
@@ -66,6 +79,10 @@ export class Patcher {
     this.hooks = hooks;
     /** @type {Level[]} */
     this.levels = [{ parent: root, live: [], blocks: [] }];
+    /** @type {number[]} ids of the frozen top-level blocks, as levels[0].blocks */
+    this.ids = [];
+    /** @type {number | null} the live top-level block's id */
+    this.liveId = null;
     this.splices = 0;
     /** @type {Array<Op | (() => void)>} operations and callbacks waiting for a frame */
     this.queue = [];
@@ -129,21 +146,22 @@ export class Patcher {
         used += this.refill(item, budget - used);
         continue;
       }
-      if (item.op === "append" && (item.blocks?.length ?? 0) > 1) {
+      const blocks = item.blocks ?? [];
+      if ((item.op === "insert" || item.op === "append") && blocks.length > 1) {
         // Frozen blocks go in one by one, so a big batch spreads over frames.
-        const [first, ...rest] = /** @type {string[]} */ (item.blocks);
-        this.queue.unshift({ op: "append", blocks: [first] }, { op: "append", blocks: rest });
+        const [first, ...rest] = blocks;
+        this.queue.unshift({ ...item, blocks: [first] }, { ...item, blocks: rest });
         continue;
       }
-      if (item.op === "append" && item.blocks?.length === 1 && item.blocks[0].length > budget) {
+      if ((item.op === "insert" || item.op === "append") && blocks.length === 1 && htmlOf(blocks[0]).length > budget) {
         // One block bigger than a frame takes (a whole table or code block that arrived at
         // once): it goes in with its longest list of children left out, and those follow
         // over the next frames, before any later operation.
-        used += this.appendGradually(item.blocks[0]);
+        const block = blocks[0];
+        used += this.appendGradually(htmlOf(block), typeof block === "string" ? null : block.id);
         continue;
       }
-      used += (item.html?.length ?? 0) + (item.text?.length ?? 0) +
-        (item.blocks ?? []).reduce((n, b) => n + b.length, 0);
+      used += (item.html?.length ?? 0) + (item.text?.length ?? 0) + blocks.reduce((n, b) => n + htmlOf(b).length, 0);
       this.apply([item]);
     }
     if (this.queue.length && !this.scheduled) {
@@ -154,9 +172,10 @@ export class Patcher {
 
   /**
    * Append one frozen block whose longest child list (a table's rows, a code block's lines) is
-   * queued to follow. @param {string} html @returns {number} bytes of HTML inserted now
+   * queued to follow. @param {string} html @param {number | null} id its id, at the top level
+   * @returns {number} bytes of HTML inserted now
    */
-  appendGradually(html) {
+  appendGradually(html, id) {
     const nodes = nodesOf(html);
     let widest = null;
     for (const node of nodes) {
@@ -170,8 +189,10 @@ export class Patcher {
     for (const child of held) child.remove();
     const level = this.level;
     const ref = level.live[0] ?? null;
+    if (id !== null) stamp(nodes, id);
     for (const node of nodes) level.parent.insertBefore(node, ref);
     level.blocks.push(nodes);
+    if (id !== null) this.ids.push(id);
     const announce = this.levels.length === 1 ? nodes : null;
     this.queue.unshift({ op: "refill", parent: widest, nodes: held, announce });
     return html.length - held.reduce((n, c) => n + sizeOf(c), 0);
@@ -202,8 +223,18 @@ export class Patcher {
     for (const op of ops) {
       const handler = /** @type {any} */ (this)["op_" + op.op];
       if (typeof handler !== "function") throw new Error(`unknown render operation ${op.op}`);
+      if (op.id !== undefined && op.op !== "insert" && op.op !== "splice") this.address(op.id);
       handler.call(this, op);
     }
+  }
+
+  /** An operation names the live block (a new id at the top level starts the next one).
+   * @param {number} id */
+  address(id) {
+    if (this.levels.length > 1 ? id !== this.liveId : this.liveId !== null && id !== this.liveId) {
+      throw new Error(`block ${id} is not the live block (${this.liveId})`);
+    }
+    this.liveId = id;
   }
 
   /** Forget everything (a retried turn starts over). */
@@ -211,17 +242,34 @@ export class Patcher {
     this.queue = [];
     this.root.replaceChildren();
     this.levels = [{ parent: this.root, live: [], blocks: [] }];
+    this.ids = [];
+    this.liveId = null;
   }
 
-  /** @param {Op} op */
+  /** Frozen top-level blocks, before the live one. @param {Op} op */
+  op_insert(op) {
+    if (this.levels.length > 1) throw new Error("insert inside a container");
+    const level = this.levels[0];
+    const ref = level.live[0] ?? null;
+    for (const block of /** @type {Block[]} */ (op.blocks ?? [])) {
+      const nodes = nodesOf(block.html);
+      stamp(nodes, block.id);
+      for (const node of nodes) level.parent.insertBefore(node, ref);
+      level.blocks.push(nodes);
+      this.ids.push(block.id);
+      this.hooks.onFrozen?.(nodes);
+    }
+  }
+
+  /** Frozen children inside a container, before its live part. @param {Op} op */
   op_append(op) {
+    if (this.levels.length === 1) throw new Error("append at the top level");
     const level = this.level;
     const ref = level.live[0] ?? null;
-    for (const html of op.blocks ?? []) {
+    for (const html of /** @type {string[]} */ (op.blocks ?? [])) {
       const nodes = nodesOf(html);
       for (const node of nodes) level.parent.insertBefore(node, ref);
       level.blocks.push(nodes);
-      if (this.levels.length === 1) this.hooks.onFrozen?.(nodes);
     }
   }
 
@@ -230,6 +278,7 @@ export class Patcher {
     const level = this.level;
     for (const node of level.live) node.parentNode?.removeChild(node);
     level.live = nodesOf(op.html ?? "");
+    if (this.levels.length === 1) stamp(level.live, /** @type {number} */ (op.id));
     for (const node of level.live) level.parent.appendChild(node);
   }
 
@@ -252,10 +301,15 @@ export class Patcher {
   /** The live nodes are final as they are. */
   op_freeze() {
     const level = this.level;
+    const top = this.levels.length === 1;
     if (level.live.length) {
       level.blocks.push(level.live);
-      if (this.levels.length === 1) this.hooks.onFrozen?.(level.live);
+      if (top) {
+        this.ids.push(/** @type {number} */ (this.liveId));
+        this.hooks.onFrozen?.(level.live);
+      }
     }
+    if (top) this.liveId = null;
     level.live = [];
   }
 
@@ -292,22 +346,30 @@ export class Patcher {
     this.op_freeze();
   }
 
-  /** The final reconcile: replace top-level blocks that differ from the one-shot render. @param {Op} op */
+  /** The final reconcile: frozen blocks `remove` go, `blocks` come before `before`.
+   * @param {Op} op */
   op_splice(op) {
     const level = this.levels[0];
-    const at = op.at ?? 0;
-    const remove = op.remove ?? 0;
-    const after = level.blocks[at + remove];
-    const ref = after ? after[0] : level.live[0] ?? null;
-    for (const block of level.blocks.slice(at, at + remove)) {
-      for (const node of block) node.parentNode?.removeChild(node);
+    for (const id of op.remove ?? []) {
+      const index = this.ids.indexOf(id);
+      if (index < 0) throw new Error(`splice: no block ${id}`);
+      for (const node of level.blocks[index]) node.parentNode?.removeChild(node);
+      level.blocks.splice(index, 1);
+      this.ids.splice(index, 1);
     }
-    const added = (op.blocks ?? []).map((html) => {
-      const nodes = nodesOf(html);
+    const at = op.before == null ? this.ids.length : this.ids.indexOf(op.before);
+    if (at < 0) throw new Error(`splice: no block ${op.before}`);
+    const next = level.blocks.slice(at).find((block) => block.length);
+    const ref = next ? next[0] : level.live[0] ?? null;
+    const blocks = /** @type {Block[]} */ (op.blocks ?? []);
+    const added = blocks.map((block) => {
+      const nodes = nodesOf(block.html);
+      stamp(nodes, block.id);
       for (const node of nodes) level.parent.insertBefore(node, ref);
       return nodes;
     });
-    level.blocks.splice(at, remove, ...added);
+    level.blocks.splice(at, 0, ...added);
+    this.ids.splice(at, 0, ...blocks.map((block) => block.id));
     this.splices += 1;
   }
 }

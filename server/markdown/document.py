@@ -31,11 +31,12 @@ import difflib
 from markdown_it.token import Token
 
 from .blocks import Lines, Span, is_list, top_level
+from .engine import Markdown
 from .fences import FenceContainer
 from .heal import Healed, heal, only_block_syntax
 from .lists import ListContainer, item_decided
 from .live import Live
-from .ops import Op
+from .ops import Addresses, Op
 from .paragraphs import PARAGRAPH_MIN, ParagraphContainer
 from .quotes import QuoteContainer
 from .stream import RenderStats, Stream, ends_in_text
@@ -48,7 +49,12 @@ class StreamRenderer(Stream):
     """``feed(text)`` as it arrives, ``update()`` when a frame is due, ``finish()`` at the end.
 
     While a block that streams as a container is live, the container (an object of its own,
-    holding its part of the state) takes the tail: ``self.container``."""
+    holding its part of the state) takes the tail: ``self.container``. Operations leave with
+    the ids of the blocks they act on (``self.addresses``, ops.py)."""
+
+    def __init__(self, markdown: Markdown, *, doc_id: str | None = None, fast_path: bool = True) -> None:
+        super().__init__(markdown, doc_id=doc_id, fast_path=fast_path)
+        self.addresses: Addresses | None = Addresses()
 
     @property
     def source(self) -> str:
@@ -78,6 +84,11 @@ class StreamRenderer(Stream):
             self.pending.append(text)
 
     def update(self) -> list[Op]:
+        """The operations that bring the page up to date with the text fed so far."""
+        ops = self._update()
+        return ops if self.addresses is None else self.addresses.translate(ops)
+
+    def _update(self) -> list[Op]:
         if not self.pending:
             return []
         new = "".join(self.pending)
@@ -120,17 +131,21 @@ class StreamRenderer(Stream):
 
     def finish(self) -> list[Op]:
         """Freeze everything and reconcile with the one-shot render of the whole text."""
-        ops = self.freeze_all()
+        ops = self._freeze_all()
         self._reconcile(ops)
-        return ops
+        return ops if self.addresses is None else self.addresses.translate(ops)
 
     def freeze_all(self) -> list[Op]:
         """No more text comes: freeze what is live and close every open container (a nested
         renderer ends so; the answer's own then reconciles, see finish())."""
+        ops = self._freeze_all()
+        return ops if self.addresses is None else self.addresses.translate(ops)
+
+    def _freeze_all(self) -> list[Op]:
         if self._cr:
             self.pending.append("\n")
             self._cr = False
-        ops = self.update()
+        ops = self._update()
         self.finished = True
         if self.container is not None:
             self.container.end(ops)
@@ -273,6 +288,7 @@ class StreamRenderer(Stream):
         nested.env = self.env
         nested.known = self.known
         nested.stats = self.stats
+        nested.addresses = None  # its operations act inside the quote: the quote's block
         return nested
 
     def _commit(self, ops: list[Op], segment: str) -> None:
@@ -331,7 +347,7 @@ class StreamRenderer(Stream):
         for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
             if tag == "equal":
                 continue
-            ops.append({"op": "splice", "at": i1, "remove": i2 - i1, "blocks": final[j1:j2]})
+            ops.append({"op": "splice_at", "at": i1, "remove": i2 - i1, "blocks": final[j1:j2]})
             self.stats.reconciled += j2 - j1
         self.frozen = final
         self.sources = []

@@ -26,7 +26,7 @@ from ..errors import ProtocolError
 from ..text import has_surrogate
 from ..upstream.messages import Message
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: render operations name the blocks they act on (docs/protocol.md)
 MAX_MESSAGES = 500
 MAX_REF = 128
 MAX_MODEL = 256

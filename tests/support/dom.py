@@ -10,7 +10,11 @@ from __future__ import annotations
 import html as htmllib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, get_args, get_type_hints
+
+from pydantic import TypeAdapter
+
+from server.markdown import ops
 
 VOID = frozenset(
     ("br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source",
@@ -109,7 +113,8 @@ def parse(html: str) -> list[Node]:
     return nodes
 
 
-def serialize(nodes: list[Node], *, in_pre: bool = False) -> str:
+def serialize(nodes: list[Node], *, in_pre: bool = False, ids: bool = False) -> str:
+    """HTML of ``nodes``; the page's block ids (``data-block``) only with ``ids``."""
     out: list[str] = []
     for index, node in enumerate(nodes):
         if isinstance(node, Text):
@@ -118,12 +123,14 @@ def serialize(nodes: list[Node], *, in_pre: bool = False) -> str:
             out.append(htmllib.escape(node.data, quote=True).replace("&#x27;", "'"))
         elif isinstance(node, Element):
             attrs = "".join(
-                f" {k}" if v is None else f' {k}="{htmllib.escape(v, quote=True)}"' for k, v in node.attrs
+                f" {k}" if v is None else f' {k}="{htmllib.escape(v, quote=True)}"'
+                for k, v in node.attrs
+                if ids or k != "data-block"
             )
             if node.tag in VOID:
                 out.append(f"<{node.tag}{attrs}>")
             else:
-                inner = serialize(node.children, in_pre=in_pre or node.tag == "pre")
+                inner = serialize(node.children, in_pre=in_pre or node.tag == "pre", ids=ids)
                 out.append(f"<{node.tag}{attrs}>{inner}</{node.tag}>")
     return "".join(out)
 
@@ -164,12 +171,36 @@ class _Level:
     container: Element | None = None
 
 
+_OPS: dict[str, type] = {get_args(get_type_hints(kind)["op"])[0]: kind for kind in get_args(ops.PageOp)}
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {}
+
+
+def check(op: dict[str, Any]) -> None:
+    """``op`` is one of the schema's page operations (server/markdown/ops.py), with exactly
+    its fields, and an id wherever the schema has one."""
+    kind = _OPS.get(op.get("op", ""))
+    assert kind is not None, f"not a page operation: {op!r}"
+    fields = set(get_type_hints(kind))
+    assert set(op) <= fields, f"unknown fields {set(op) - fields} in {op!r}"
+    assert "id" not in fields or "id" in op, f"no block id in {op!r}"
+    adapter = _ADAPTERS.get(op["op"])
+    if adapter is None:
+        adapter = _ADAPTERS[op["op"]] = TypeAdapter(kind)
+    adapter.validate_python(op, strict=True)
+
+
 class Page:
-    """One answer's content element, patched the way static/patch.js patches it."""
+    """One answer's content element, patched the way static/patch.js patches it.
+
+    The top level holds the answer's blocks, each with its id stamped on its elements
+    (``data-block``), frozen ones first, then the live one; inside the live block, each open
+    container is a level of its own (``levels``)."""
 
     def __init__(self) -> None:
         self.root = Element(tag="div")
         self.levels = [_Level(self.root)]
+        self.ids: list[int] = []  # of the frozen top-level blocks, as levels[0].blocks
+        self.live_id: int | None = None
 
     @property
     def level(self) -> _Level:
@@ -177,10 +208,18 @@ class Page:
 
     def apply(self, ops: list[dict[str, Any]]) -> None:
         for op in ops:
+            check(op)
+            if "id" in op and op["op"] not in ("insert", "splice"):
+                self._address(op["id"])
             getattr(self, "_op_" + op["op"])(op)
 
     def html(self) -> str:
+        """What the page shows, as markdown-it would write it (block ids left out)."""
         return serialize(self.root.children)
+
+    def stamped_html(self) -> str:
+        """The page's HTML with its block ids."""
+        return serialize(self.root.children, ids=True)
 
     def content_html(self) -> str:
         return serialize(strip_chrome(parse(self.html())))
@@ -191,27 +230,51 @@ class Page:
     def frozen_nodes(self) -> list[Node]:
         return [n for block in self.levels[0].blocks for n in block]
 
+    def block(self, block_id: int) -> list[Node]:
+        """The nodes of the frozen block ``block_id``."""
+        return self.levels[0].blocks[self.ids.index(block_id)]
+
+    def _address(self, block_id: int) -> None:
+        if len(self.levels) > 1:
+            assert block_id == self.live_id, f"block {block_id} is not the live one ({self.live_id})"
+        else:
+            assert self.live_id in (None, block_id), f"block {block_id} while {self.live_id} is live"
+            assert block_id not in self.ids, f"block {block_id} is frozen already"
+            self.live_id = block_id
+
     # -- operations --------------------------------------------------------
 
-    def _insert(self, level: _Level, html: str) -> list[Node]:
+    def _insert(self, level: _Level, html: str, block_id: int | None = None) -> list[Node]:
         nodes = parse(html)
+        if block_id is not None:
+            _stamp(nodes, block_id)
         ref = level.live[0] if level.live else None
         for node in nodes:
             level.parent.insert_before(node, ref)
         return nodes
 
+    def _op_insert(self, op: dict[str, Any]) -> None:
+        level = self.levels[0]
+        assert len(self.levels) == 1, "insert inside a container"
+        for block in op["blocks"]:
+            assert block["id"] not in self.ids
+            assert block["id"] != self.live_id
+            level.blocks.append(self._insert(level, block["html"], block["id"]))
+            self.ids.append(block["id"])
+
     def _op_append(self, op: dict[str, Any]) -> None:
+        assert len(self.levels) > 1, "append at the top level"
         level = self.level
         for html in op["blocks"]:
-            nodes = self._insert(level, html)
-            level.blocks.append(nodes)
+            level.blocks.append(self._insert(level, html))
 
     def _op_live(self, op: dict[str, Any]) -> None:
         level = self.level
         for node in level.live:
             level.parent.remove(node)
-        level.live = []
         nodes = parse(op["html"])
+        if len(self.levels) == 1:
+            _stamp(nodes, op["id"])
         for node in nodes:
             level.parent.append(node)
         level.live = nodes
@@ -232,10 +295,15 @@ class Page:
         level = self.level
         if level.live:
             level.blocks.append(level.live)
+            if len(self.levels) == 1:
+                assert self.live_id is not None
+                self.ids.append(self.live_id)
+        if len(self.levels) == 1:
+            self.live_id = None
         level.live = []
 
     def _op_open(self, op: dict[str, Any]) -> None:
-        self._op_live({"html": op["html"]})
+        self._op_live(op)
         container = next(n for n in self.level.live if isinstance(n, Element))
         slot = container.find(op["slot"]) if op.get("slot") else container
         assert slot is not None, f"open: no {op['slot']} in {op['html']!r}"
@@ -255,27 +323,38 @@ class Page:
 
     def _op_replace(self, op: dict[str, Any]) -> None:
         self.levels.pop()
-        self._op_live({"html": op["html"]})
+        self._op_live(op)
         self._op_freeze(op)
 
     def _op_splice(self, op: dict[str, Any]) -> None:
         level = self.levels[0]
         assert len(self.levels) == 1
         assert not level.live
-        at, remove = op["at"], op["remove"]
-        old = level.blocks[at : at + remove]
-        after = level.blocks[at + remove] if at + remove < len(level.blocks) else None
-        ref = after[0] if after else None
-        for block in old:
-            for node in block:
+        for block_id in op["remove"]:
+            index = self.ids.index(block_id)
+            for node in level.blocks[index]:
                 level.parent.remove(node)
+            del level.blocks[index]
+            del self.ids[index]
+        at = self.ids.index(op["before"]) if op["before"] is not None else len(self.ids)
+        ref = next((block[0] for block in level.blocks[at:] if block), None)
         new_blocks = []
-        for html in op["blocks"]:
-            nodes = parse(html)
+        for block in op["blocks"]:
+            nodes = parse(block["html"])
+            _stamp(nodes, block["id"])
             for node in nodes:
                 level.parent.insert_before(node, ref)
             new_blocks.append(nodes)
-        level.blocks[at : at + remove] = new_blocks
+        level.blocks[at:at] = new_blocks
+        self.ids[at:at] = [block["id"] for block in op["blocks"]]
+
+
+def _stamp(nodes: list[Node], block_id: int) -> None:
+    for node in nodes:
+        if isinstance(node, Element):
+            node.attrs = [(k, v) for k, v in node.attrs if k != "data-block"] + [
+                ("data-block", str(block_id))
+            ]
 
 
 def _last_meaningful(nodes: list[Node]) -> Node | None:

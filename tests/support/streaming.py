@@ -78,6 +78,7 @@ def stream(
         ops = renderer.update()
         assert not any(op["op"] == "splice" for op in ops), "frozen blocks re-sent mid-stream"
         page.apply(ops)
+        assert_ids(renderer, page)
         for block in page.levels[0].blocks[len(frozen) :]:
             for node in block:
                 if id(node) not in seen:
@@ -90,11 +91,30 @@ def stream(
         if probe is not None:
             probe(index, page)
     final_ops = renderer.finish()
-    run.splices = sum(op["remove"] for op in final_ops if op["op"] == "splice")
+    run.splices = sum(len(op["remove"]) for op in final_ops if op["op"] == "splice")
     page.apply(final_ops)
+    assert_ids(renderer, page)
     attached = {id(n) for n in _walk(page.root)}
     run.frozen_lost = sum(1 for n in frozen if id(n) not in attached)
     return run
+
+
+def assert_ids(renderer: StreamRenderer, page: Page) -> None:
+    """The page's blocks are the renderer's, id for id, and each element of a top-level block
+    carries its block's id."""
+    assert renderer.addresses is not None
+    assert page.ids == renderer.addresses.frozen
+    assert len(page.ids) == len(renderer.blocks) == len(set(page.ids))
+    assert page.live_id == renderer.addresses.live or not page.levels[0].live
+    stamped = dict(zip(page.ids, page.levels[0].blocks, strict=True))
+    if page.live_id is not None:
+        stamped[page.live_id] = page.levels[0].live
+    for block_id, nodes in stamped.items():
+        for node in nodes:
+            if isinstance(node, Element):
+                assert node.attr("data-block") == str(block_id)
+    top = [n for n in page.root.children if isinstance(n, Element)]
+    assert all(n.attr("data-block") is not None for n in top)
 
 
 def _walk(node: Element) -> Iterator[Node]:

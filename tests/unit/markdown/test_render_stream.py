@@ -82,7 +82,7 @@ def test_a_committed_paragraph_keeps_its_nodes_when_it_freezes(markdown: Markdow
     live = page.level.live[0]
     renderer.feed("\n\nNext")
     ops = renderer.update()
-    assert ops[0] == {"op": "freeze"}
+    assert ops[0] == {"op": "freeze", "id": 1}
     page.apply(ops)
     assert page.frozen_nodes()[0] is live
 

@@ -640,7 +640,7 @@ def test_plain_words_render_with_every_frame() -> None:
     relay.feed(ContentDelta(" there"), 0.01)
     frame = relay.flush(0.01)
     assert frame is not None
-    assert frame["ops"] == [{"op": "tail", "text": " there", "depth": 0}]
+    assert frame["ops"] == [{"op": "tail", "text": " there", "depth": 0, "id": 1}]
     assert frame["shown"] == len("Hello there")
 
 

@@ -271,7 +271,9 @@ def test_invalid_subscribe_after(after: object) -> None:
     assert "after" in error.message
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1", [1]], ids=["missing", "0", "2", "str", "list"])
+@pytest.mark.parametrize(
+    "version", [None, 0, 1, 3, "2", [2]], ids=["missing", "0", "1-the-old-ops", "3", "str", "list"]
+)
 def test_unsupported_version(version: object) -> None:
     body: dict[str, Any] = {"type": "hello", "ref": "h"}
     if version is not None:
