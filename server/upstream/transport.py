@@ -3,13 +3,13 @@
 httpx stays the client: it builds requests, adds headers, decodes ``Content-Encoding``, applies
 timeouts and raises its own exceptions. This module replaces only the wire underneath it, because
 that is where a streaming bridge spends its CPU. A model streams one token per network read, and
-httpx's default stack (httpcore, h11, anyio) costs about 85 µs of CPU per read on this project's
-2-core machine, against about 20 µs here (docs/architecture.md has the measurement): at 1,000
-streams of 25 tokens/s, the default stack alone needs more than a core.
+httpx's default stack (httpcore, h11, anyio) costs several times more CPU per read than a plain
+asyncio protocol (``benchmarks/bridge.py --client`` measures each stack; docs/architecture.md
+keeps the figures): at 1,000 streams of 25 tokens/s, the default stack alone needs more than a
+core.
 
-Each connection is a plain ``asyncio.Protocol``; responses are parsed in C by llhttp through
-httptools (which uvicorn already uses for its own HTTP). The read timeout is one timer per
-connection, re-armed only when it fires early, rather than a timer per read.
+This module is the pool: connections per origin (connection.py, one ``asyncio.Protocol`` each),
+the pool limit and its waiters, keep-alive, one retry of a stale kept-alive request.
 
 Scope, which is what the upstream client has always used: HTTP/1.1 over TCP or TLS, keep-alive
 pooling per origin, connect/read/write/pool timeouts. No proxies (the client has
@@ -22,292 +22,20 @@ import asyncio
 import collections
 import ssl
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
+from typing import Any
 
-import httptools
 import httpx
+
+from .connection import Connection
 
 Origin = tuple[str, str, int]
 
-# Body bytes a connection buffers before it stops reading from the socket: a consumer slower
-# than the upstream holds the upstream back instead of growing this process's memory.
-HIGH_WATER = 256 * 1024
-LOW_WATER = 64 * 1024
-KEEPALIVE_EXPIRY = 4.0  # below uvicorn's and most servers' 5 s, so we close first
+CLOSE_WAIT = 0.5  # seconds a closing client waits for each of its connections' sockets to close
 PUMP = "inkstream.pump"  # the response extension that holds its ResponseStream
 
 
-class _Connection(asyncio.Protocol):
-    """One TCP (or TLS) connection and the response being read on it."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.keep_alive = False
-        self.idle_since = 0.0
-        self._busy = False  # a request is in flight
-        self._parser: httptools.HttpResponseParser | None = None
-        self._head_only = False
-        self.status = 0
-        self.reason = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.headers_done = False
-        self.complete = False
-        self.received_any = False
-        self.error: httpx.TransportError | None = None
-        self._informational = False
-        self._length_known = False
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._buffered = 0
-        self._reading_paused = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._last_read = 0.0
-        self._timeout: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._write_paused = False
-        self._drained: asyncio.Future[None] | None = None
-        # Push mode (ResponseStream.pump): body bytes go to the sink from data_received itself.
-        self._sink: Callable[[bytes], bool] | None = None
-        self.sink_error: Exception | None = None
-        self.sink_stopped = False
-
-    # ------------------------------------------------------------------ asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it.
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        parser = self._parser
-        if parser is None or not self._busy:
-            # Bytes nobody asked for (on an idle keep-alive connection): it cannot be reused.
-            self._fail(httpx.RemoteProtocolError("The server sent data without a request."))
-            self.close()
-            return
-        self.received_any = True
-        self._last_read = self.loop.time()
-        try:
-            parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(httpx.RemoteProtocolError("The server switched protocols unasked."))
-        except httptools.HttpParserError as error:
-            self._fail(httpx.RemoteProtocolError(f"The server sent malformed HTTP: {error}"))
-        sink = self._sink
-        if sink is not None:
-            if self._chunks:
-                try:
-                    stop = sink(self.take())
-                except Exception as error:
-                    self.sink_error = error
-                    stop = True
-                if stop:
-                    self.sink_stopped = True
-                    self._sink = None
-            # The body went to the sink: the reader waits only for the end (a task switch per
-            # read is what push mode saves).
-            if self.complete or self.error is not None or self.sink_stopped:
-                self._wake()
-            return
-        if self._buffered > HIGH_WATER and not self._reading_paused and self.transport is not None:
-            self._reading_paused = True
-            self.transport.pause_reading()
-        self._wake()
-
-    def eof_received(self) -> bool | None:
-        self._ended(None)
-        return None  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._ended(exc)
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-
-    # ------------------------------------------------------------------ llhttp callbacks
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-        lowered = name.lower()
-        if lowered in (b"content-length", b"transfer-encoding"):
-            self._length_known = True
-
-    def on_headers_complete(self) -> None:
-        assert self._parser is not None
-        status = self._parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
-            # An interim response (100 Continue, 103 Early Hints): the real one follows.
-            self._informational = True
-            self.headers = []
-            self.reason = b""
-            self._length_known = False
-            return
-        self._informational = False
-        self.status = status
-        self.headers_done = True
-        if self._head_only:
-            self.complete = True
-
-    def on_body(self, body: bytes) -> None:
-        if self._head_only:
-            return
-        self._chunks.append(body)
-        self._buffered += len(body)
-
-    def on_message_complete(self) -> None:
-        if self._informational:
-            self._informational = False
-            return
-        self.complete = True
-        assert self._parser is not None
-        self.keep_alive = self._parser.should_keep_alive() and not self._head_only
-
-    # ------------------------------------------------------------------ used by the transport
-
-    def begin(self, method: bytes, read_timeout: float | None) -> None:
-        """Get ready to read the response to a request about to be written."""
-        self._busy = True
-        self._parser = httptools.HttpResponseParser(self)
-        self._head_only = method == b"HEAD"
-        self.status = 0
-        self.reason = b""
-        self.headers = []
-        self.headers_done = False
-        self.complete = False
-        self.received_any = False
-        self.keep_alive = False
-        self._length_known = False
-        self._chunks.clear()
-        self._buffered = 0
-        self._timeout = read_timeout
-        self._last_read = self.loop.time()
-
-    def set_sink(self, sink: Callable[[bytes], bool] | None) -> None:
-        self._sink = sink
-        self.sink_error = None
-        self.sink_stopped = False
-
-    def finish(self) -> None:
-        """The response is read, or abandoned."""
-        self._sink = None
-        self._busy = False
-        self._parser = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self.idle_since = self.loop.time()
-
-    def usable(self, now: float) -> bool:
-        """An idle connection that can carry another request."""
-        return (
-            not self.closed
-            and self.error is None
-            and self.transport is not None
-            and not self.transport.is_closing()
-            and now - self.idle_since < KEEPALIVE_EXPIRY
-        )
-
-    async def write(self, data: bytes, timeout: float | None) -> None:  # noqa: ASYNC109
-        if self.closed or self.transport is None or self.transport.is_closing():
-            raise httpx.WriteError("The connection to the upstream is closed.")
-        self.transport.write(data)
-        if self._write_paused:
-            self._drained = self.loop.create_future()
-            try:
-                await asyncio.wait_for(self._drained, timeout)
-            except TimeoutError:
-                raise httpx.WriteTimeout("Timed out writing the request to the upstream.") from None
-            finally:
-                self._drained = None
-            if self.closed:
-                raise httpx.WriteError("The upstream closed the connection while the request was sent.")
-
-    def take(self) -> bytes:
-        """Body bytes received so far (possibly none)."""
-        chunks = self._chunks
-        if not chunks:
-            return b""
-        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()
-        self._buffered = 0
-        if self._reading_paused and self.transport is not None:
-            self._reading_paused = False
-            self.transport.resume_reading()
-        return data
-
-    async def wait(self) -> None:
-        """Until more of the response arrives, it ends, or the read timeout passes."""
-        if self.error is not None:
-            raise self.error
-        if self._timeout is not None and self._timer is None:
-            self._timer = self.loop.call_at(self._last_read + self._timeout, self._check_idle)
-        waiter = self._waiter = self.loop.create_future()
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-        if self.error is not None:
-            raise self.error
-
-    def close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
-        self.closed = True
-
-    # ------------------------------------------------------------------ internals
-
-    def _check_idle(self) -> None:
-        self._timer = None
-        if not self._busy or self._timeout is None:
-            return
-        due = self._last_read + self._timeout
-        if self.loop.time() >= due:
-            if self._waiter is not None:
-                self._fail(httpx.ReadTimeout("Timed out waiting for the upstream."))
-                self._wake()
-        else:
-            self._timer = self.loop.call_at(due, self._check_idle)
-
-    def _ended(self, exc: Exception | None) -> None:
-        if self._busy and not self.complete and self.error is None:
-            if exc is not None:
-                self._fail(httpx.ReadError(f"The connection to the upstream broke: {exc}"))
-            elif self.headers_done and not self._length_known:
-                # No Content-Length and not chunked: the body ends where the connection does.
-                self.complete = True
-            elif self.headers_done:
-                self._fail(httpx.RemoteProtocolError("The upstream closed the connection mid-body."))
-            else:
-                self._fail(httpx.RemoteProtocolError("The upstream closed the connection without answering."))
-        self.keep_alive = False
-        self._wake()
-
-    def _fail(self, error: httpx.TransportError) -> None:
-        if self.error is None:
-            self.error = error
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-
 class ResponseStream(httpx.AsyncByteStream):
-    def __init__(self, transport: StreamingTransport, connection: _Connection, origin: Origin) -> None:
+    def __init__(self, transport: StreamingTransport, connection: Connection, origin: Origin) -> None:
         self._transport = transport
         self._connection = connection
         self._origin = origin
@@ -377,7 +105,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._max_keepalive = max_keepalive
         self._ssl_context = ssl_context
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle: dict[Origin, list[Connection]] = {}
         self._idle_count = 0
         self._open = 0
         self._slots: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -404,7 +132,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
 
     async def _exchange(
         self,
-        connection: _Connection,
+        connection: Connection,
         origin: Origin,
         request: httpx.Request,
         head: bytes,
@@ -441,7 +169,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
             },
         )
 
-    async def _acquire(self, origin: Origin, timeouts: dict[str, Any]) -> tuple[_Connection, bool]:
+    async def _acquire(self, origin: Origin, timeouts: dict[str, Any]) -> tuple[Connection, bool]:
         loop = asyncio.get_running_loop()
         pool_timeout = timeouts.get("pool")
         deadline = None if pool_timeout is None else loop.time() + pool_timeout
@@ -477,7 +205,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
             self._free_slot()
             raise
 
-    async def _connect(self, origin: Origin, timeout: float | None) -> _Connection:  # noqa: ASYNC109
+    async def _connect(self, origin: Origin, timeout: float | None) -> Connection:  # noqa: ASYNC109
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
         context = None
@@ -488,7 +216,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: _Connection(loop),
+                    lambda: Connection(loop),
                     host,
                     port,
                     ssl=context,
@@ -502,7 +230,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"Could not connect to {host}:{port}: {error}") from None
         return connection
 
-    def release(self, origin: Origin, connection: _Connection, *, reuse: bool) -> None:
+    def release(self, origin: Origin, connection: Connection, *, reuse: bool) -> None:
         connection.finish()
         if (
             reuse
@@ -516,7 +244,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
             return
         self._discard(connection)
 
-    def _discard(self, connection: _Connection) -> None:
+    def _discard(self, connection: Connection) -> None:
         connection.close()
         self._open -= 1
         self._free_slot()
@@ -529,7 +257,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
                 return
 
     def _close_one_idle(self) -> None:
-        oldest: tuple[float, Origin, _Connection] | None = None
+        oldest: tuple[float, Origin, Connection] | None = None
         for origin, connections in self._idle.items():
             if connections and (oldest is None or connections[0].idle_since < oldest[0]):
                 oldest = (connections[0].idle_since, origin, connections[0])
@@ -540,11 +268,21 @@ class StreamingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self._closed = True
-        for connections in self._idle.values():
-            for connection in connections:
-                self._discard(connection)
+        closing = [connection for connections in self._idle.values() for connection in connections]
+        for connection in closing:
+            self._discard(connection)
         self._idle.clear()
         self._idle_count = 0
+        # A TLS connection closes only once the server answers our close_notify. Give it a
+        # moment, then cut it: a socket must not outlive the client (nor its event loop).
+        pending = [connection.lost for connection in closing if not connection.lost.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=CLOSE_WAIT)
+            for connection in closing:
+                connection.abort()
+            pending = [lost for lost in pending if not lost.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=CLOSE_WAIT)
 
 
 async def _serialise(request: httpx.Request) -> tuple[bytes, list[bytes], bool]:

@@ -4,9 +4,11 @@ by hand (keep-alive, stale connections, each way a body can end, timeouts, the p
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import ssl
 import subprocess
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +16,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from server.upstream.transport import HIGH_WATER, PUMP, ResponseStream, StreamingTransport, _Connection
+from server.upstream.connection import HIGH_WATER, Connection
+from server.upstream.transport import PUMP, ResponseStream, StreamingTransport
 from tests.support.raw_http import RawServer, read_request
 
 T = TypeVar("T")
@@ -367,13 +370,19 @@ def test_waiters_get_connections_as_they_free_up() -> None:
         assert server.connections == 2
 
 
-def test_tls(tmp_path: Path) -> None:
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
          "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
+    return key, cert
+
+
+def test_tls(certificate: tuple[Path, Path]) -> None:
+    key, cert = certificate
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
 
@@ -393,6 +402,36 @@ def test_tls(tmp_path: Path) -> None:
         assert server.connections == 1
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             run(lambda: body(server, ssl.create_default_context()))
+
+
+def test_a_closed_client_leaves_no_socket_open_even_if_tls_shutdown_gets_no_answer(
+    certificate: tuple[Path, Path],
+) -> None:
+    key, cert = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+
+    async def handler(reader: Reader, writer: Writer) -> None:
+        await read_request(reader)
+        writer.write(ok())
+        await writer.drain()
+        writer.transport.pause_reading()  # our close_notify is never read, so never answered
+        await asyncio.sleep(30)
+
+    async def body(server: RawServer) -> float:
+        loop = asyncio.get_running_loop()
+        async with client(ssl_context=ssl.create_default_context(cafile=str(cert))) as http:
+            await http.get(server.url)
+            closing = loop.time()
+        return loop.time() - closing
+
+    with RawServer(handler, ssl_context=server_context) as server:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            took = run(lambda: body(server))
+            gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert took < 2.0  # bounded: not asyncio's 30 s TLS shutdown timeout
 
 
 # ------------------------------------------------------------------ push mode
@@ -505,7 +544,7 @@ class _RecordingTransport(asyncio.Transport):
 
 def test_a_slow_reader_stops_the_socket_rather_than_buffering_without_bound() -> None:
     async def body() -> None:
-        connection = _Connection(asyncio.get_running_loop())
+        connection = Connection(asyncio.get_running_loop())
         wire = _RecordingTransport()
         connection.connection_made(wire)
         connection.begin(b"GET", None)
