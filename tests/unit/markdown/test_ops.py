@@ -23,6 +23,13 @@ def page_op_names() -> set[str]:
     return {get_args(get_type_hints(kind)["op"])[0] for kind in get_args(ops.PageOp)}
 
 
+def test_the_protocol_page_documents_exactly_the_schema_s_operations() -> None:
+    text = (ROOT / "docs" / "protocol.md").read_text()
+    section = text.split("## Render operations", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z]+)` \|", section, re.M))
+    assert documented == page_op_names()
+
+
 def test_patch_js_handles_exactly_the_schema_s_operations() -> None:
     source = (ROOT / "static" / "patch.js").read_text()
     handled = set(re.findall(r"^\s*op_([a-z]+)\(", source, re.M))
