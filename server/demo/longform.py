@@ -10,35 +10,18 @@ from __future__ import annotations
 
 import random
 
-from .orchard import ENTITIES, Entity, Field
-
-_PYTHON_TYPES = {
-    "text": "str",
-    "int": "int",
-    "money": "int",
-    "bool": "bool",
-    "time": "dt.datetime",
-    "json": "dict[str, object]",
-    "uuid": "uuid.UUID",
-}
-_SQL_TYPES = {
-    "text": "text",
-    "int": "integer",
-    "money": "bigint",
-    "bool": "boolean",
-    "time": "timestamptz",
-    "json": "jsonb",
-    "uuid": "uuid",
-}
-_TS_TYPES = {
-    "text": "string",
-    "int": "number",
-    "money": "number",
-    "bool": "boolean",
-    "time": "string",
-    "json": "Record<string, unknown>",
-    "uuid": "string",
-}
+from .listings import (
+    SQL_TYPES,
+    base_kind,
+    class_name,
+    enum_values,
+    is_nullable,
+    python_listing,
+    ref_table,
+    sql_listing,
+    typescript_listing,
+)
+from .orchard import ENTITIES, Entity
 
 
 def huge_answer() -> str:
@@ -52,38 +35,6 @@ def huge_answer() -> str:
 # --- field helpers -------------------------------------------------------------------------
 
 
-def _base(field: Field) -> str:
-    kind = field.kind.rstrip("?")
-    if kind.startswith("ref:"):
-        return "uuid"
-    if kind.startswith("enum:"):
-        return "text"
-    return kind
-
-
-def _nullable(field: Field) -> bool:
-    return field.kind.endswith("?")
-
-
-def _enum_values(field: Field) -> list[str]:
-    kind = field.kind.rstrip("?")
-    return kind.removeprefix("enum:").split("|") if kind.startswith("enum:") else []
-
-
-def _ref_table(field: Field) -> str | None:
-    kind = field.kind.rstrip("?")
-    return kind.removeprefix("ref:") if kind.startswith("ref:") else None
-
-
-def _class_name(entity: Entity) -> str:
-    return "".join(word.capitalize() for word in entity.singular.split("_"))
-
-
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(word.capitalize() for word in rest)
-
-
 def _title(entity: Entity) -> str:
     return entity.plural.replace("_", " ").capitalize()
 
@@ -92,10 +43,6 @@ def _words(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _columns(entity: Entity) -> list[str]:
-    return ["id", *(field.name for field in entity.fields), "created_at", "updated_at"]
 
 
 # --- the chapters --------------------------------------------------------------------------
@@ -140,14 +87,14 @@ def _chapter(number: int, entity: Entity) -> str:
             "### Fields\n\n" + _field_table(entity),
             "### Rules\n\n" + _rules(entity),
             "### Python: the repository\n\n"
-            f"`{_class_name(entity)}Repository` is the only code that writes `{entity.plural}`."
+            f"`{class_name(entity)}Repository` is the only code that writes `{entity.plural}`."
             " Services get one from the application's state and never build SQL of their own.\n\n"
-            + _fence("python", _python(entity)),
-            "### SQL: schema and reports\n\n" + _fence("sql", _sql(entity)),
+            + _fence("python", python_listing(entity)),
+            "### SQL: schema and reports\n\n" + _fence("sql", sql_listing(entity)),
             "### TypeScript: the client\n\n"
             "The HTTP API mirrors the repository, so the client does too. Errors other than"
             " *not found* are thrown, with the method and path in the message.\n\n"
-            + _fence("typescript", _typescript(entity)),
+            + _fence("typescript", typescript_listing(entity)),
         ]
     )
 
@@ -161,25 +108,25 @@ def _prose(number: int, entity: Entity) -> str:
         f"The `{entity.plural}` table is owned by the {entity.singular.replace('_', ' ')} service.",
         entity.summary,
     ]
-    refs = [(field, table) for field in entity.fields if (table := _ref_table(field))]
+    refs = [(field, table) for field in entity.fields if (table := ref_table(field))]
     if refs:
         links = _words([f"`{table}` (through `{field.name}`)" for field, table in refs])
         sentences.append(
             f"Each row points at {links}; the foreign keys refuse a delete that would leave"
             " a row pointing at nothing."
         )
-    money = [field.name for field in entity.fields if _base(field) == "money"]
+    money = [field.name for field in entity.fields if base_kind(field) == "money"]
     if money:
         sentences.append(
             f"Amounts ({_words([f'`{name}`' for name in money])}) are integers in minor units,"
             " so sums are exact and rounding happens once, on display."
         )
     for field in entity.fields:
-        values = _enum_values(field)
+        values = enum_values(field)
         if values:
             states = _words([f"*{value.replace('_', ' ')}*" for value in values])
             sentences.append(f"`{field.name}` takes one of {len(values)} values: {states}.")
-    nullable = [field.name for field in entity.fields if _nullable(field)]
+    nullable = [field.name for field in entity.fields if is_nullable(field)]
     if nullable:
         sentences.append(
             f"Only {_words([f'`{name}`' for name in nullable])} may be null, and null always"
@@ -205,12 +152,12 @@ def _field_table(entity: Entity) -> str:
         "| `id` | `uuid` | no | Primary key, generated by the database |",
     ]
     for field in entity.fields:
-        kind = _base(field)
-        table = _ref_table(field)
-        shown = f"`uuid` → `{table}`" if table else f"`{_SQL_TYPES[kind]}`"
-        if _enum_values(field):
+        kind = base_kind(field)
+        table = ref_table(field)
+        shown = f"`uuid` → `{table}`" if table else f"`{SQL_TYPES[kind]}`"
+        if enum_values(field):
             shown += " (enum)"
-        null = "yes" if _nullable(field) else "no"
+        null = "yes" if is_nullable(field) else "no"
         rows.append(f"| `{field.name}` | {shown} | {null} | {field.description} |")
     rows.append("| `created_at` | `timestamptz` | no | Set by the database on insert |")
     rows.append("| `updated_at` | `timestamptz` | no | Maintained by the `touch` trigger |")
@@ -226,266 +173,6 @@ def _rules(entity: Entity) -> str:
     items.append("  - a violation raises before anything is written;")
     items.append("  - the error names the rule, so support can explain it to a customer.")
     return "\n".join(items)
-
-
-def _python(entity: Entity) -> str:
-    cls = _class_name(entity)
-    key = f"{entity.singular}_id"
-    writable = [field.name for field in entity.fields]
-    fields = [f"    {name}: {_python_type(field)}" for name, field in _named(entity)]
-    params = [f"        {field.name}: {_python_type(field)}," for field in entity.fields]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(writable) + 1))
-    quoted = ", ".join(f'"{name}"' for name in writable)
-    args = [f"            {name}," for name in writable]
-    lines = [
-        "from __future__ import annotations",
-        "",
-        "import datetime as dt",
-        "import uuid",
-        "from dataclasses import dataclass",
-        "",
-        "import asyncpg",
-        "",
-        f'COLUMNS = "{", ".join(_columns(entity))}"',
-        f"WRITABLE = frozenset({{{quoted}}})",
-        "",
-        "",
-        "@dataclass(frozen=True, kw_only=True)",
-        f"class {cls}:",
-        f'    """One row of `{entity.plural}`."""',
-        "",
-        *fields,
-        "",
-        "",
-        f"class {cls}Repository:",
-        f'    """Reads and writes `{entity.plural}`. Every method is a single round trip."""',
-        "",
-        "    def __init__(self, pool: asyncpg.Pool) -> None:",
-        "        self._pool = pool",
-        "",
-        f"    async def get(self, {key}: uuid.UUID) -> {cls} | None:",
-        "        row = await self._pool.fetchrow(",
-        f'            f"SELECT {{COLUMNS}} FROM {entity.plural} WHERE id = $1", {key}',
-        "        )",
-        f"        return None if row is None else {cls}(**row)",
-        "",
-        "    async def page(",
-        "        self, *, before: dt.datetime | None = None, limit: int = 50",
-        f"    ) -> list[{cls}]:",
-        '        """Newest first. Pass the last row\'s `created_at` to get the next page."""',
-        "        rows = await self._pool.fetch(",
-        f'            f"SELECT {{COLUMNS}} FROM {entity.plural}"',
-        '            " WHERE ($1::timestamptz IS NULL OR created_at < $1)"',
-        '            " ORDER BY created_at DESC LIMIT $2",',
-        "            before,",
-        "            limit,",
-        "        )",
-        f"        return [{cls}(**row) for row in rows]",
-        "",
-        "    async def create(",
-        "        self,",
-        "        *,",
-        *params,
-        f"    ) -> {cls}:",
-        "        row = await self._pool.fetchrow(",
-        f'            f"INSERT INTO {entity.plural} ({", ".join(writable)})"',
-        f'            f" VALUES ({placeholders}) RETURNING {{COLUMNS}}",',
-        *args,
-        "        )",
-        "        assert row is not None  # INSERT ... RETURNING always returns the row",
-        f"        return {cls}(**row)",
-        "",
-        f"    async def update(self, {key}: uuid.UUID, **changes: object) -> {cls} | None:",
-        "        unknown = changes.keys() - WRITABLE",
-        "        if unknown:",
-        '            raise ValueError(f"cannot update {sorted(unknown)}")',
-        '        assignments = ", ".join(',
-        '            f"{name} = ${number}" for number, name in enumerate(changes, start=2)',
-        "        )",
-        "        row = await self._pool.fetchrow(",
-        f'            f"UPDATE {entity.plural} SET {{assignments}}"',
-        '            f" WHERE id = $1 RETURNING {COLUMNS}",',
-        f"            {key},",
-        "            *changes.values(),",
-        "        )",
-        f"        return None if row is None else {cls}(**row)",
-        "",
-        f"    async def delete(self, {key}: uuid.UUID) -> bool:",
-        "        status = await self._pool.execute(",
-        f'            "DELETE FROM {entity.plural} WHERE id = $1", {key}',
-        "        )",
-        '        return status == "DELETE 1"',
-    ]
-    return "\n".join(lines)
-
-
-def _named(entity: Entity) -> list[tuple[str, Field]]:
-    every = [Field("id", "uuid", ""), *entity.fields]
-    every += [Field("created_at", "time", ""), Field("updated_at", "time", "")]
-    return [(field.name, field) for field in every]
-
-
-def _python_type(field: Field) -> str:
-    base = _PYTHON_TYPES[_base(field)]
-    return f"{base} | None" if _nullable(field) else base
-
-
-def _sql(entity: Entity) -> str:
-    table = entity.plural
-    width = max(len(name) for name in _columns(entity))
-    columns = [f"    {'id'.ljust(width)}  uuid        PRIMARY KEY DEFAULT gen_random_uuid(),"]
-    indexes = [f"CREATE INDEX {table}_created_at_idx ON {table} (created_at DESC);"]
-    for field in entity.fields:
-        kind = _base(field)
-        column = f"    {field.name.ljust(width)}  {_SQL_TYPES[kind].ljust(11)}"
-        column += " NULL" if _nullable(field) else " NOT NULL"
-        if ref := _ref_table(field):
-            column += f" REFERENCES {ref} (id)"
-            indexes.append(f"CREATE INDEX {table}_{field.name}_idx ON {table} ({field.name});")
-        if values := _enum_values(field):
-            quoted = ", ".join(f"'{value}'" for value in values)
-            column += f"\n        CHECK ({field.name} IN ({quoted}))"
-        if kind in ("int", "money"):
-            column += f" CHECK ({field.name} >= 0)"
-        columns.append(column + ",")
-    columns.append(f"    {'created_at'.ljust(width)}  timestamptz NOT NULL DEFAULT now(),")
-    columns.append(f"    {'updated_at'.ljust(width)}  timestamptz NOT NULL DEFAULT now()")
-    lines = [
-        f"-- {entity.summary}",
-        f"CREATE TABLE {table} (",
-        *columns,
-        ");",
-        "",
-        *indexes,
-        "",
-        f"COMMENT ON TABLE {table} IS '{entity.summary.replace(chr(39), chr(39) * 2)}';",
-        "",
-        "-- updated_at is the database's job, so no code path can forget it.",
-        f"CREATE TRIGGER {table}_touch",
-        f"    BEFORE UPDATE ON {table}",
-        "    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();",
-        "",
-        "-- What the admin tool lists: the last week, newest first.",
-        f"CREATE VIEW {table}_recent AS",
-        "SELECT",
-        ",\n".join(f"    {name}" for name in _columns(entity)),
-        f"FROM {table}",
-        "WHERE created_at >= now() - interval '7 days';",
-        "",
-        "-- Rows created and changed per day over the last 30 days.",
-        "SELECT date_trunc('day', created_at)                   AS day,",
-        "       count(*)                                        AS created,",
-        "       count(*) FILTER (WHERE updated_at > created_at) AS changed_since",
-        f"FROM {table}",
-        "WHERE created_at >= now() - interval '30 days'",
-        "GROUP BY 1",
-        "ORDER BY 1;",
-    ]
-    for field in entity.fields:
-        if _enum_values(field):
-            lines += [
-                "",
-                f"-- How {table} divide by {field.name}.",
-                f"SELECT {field.name},",
-                "       count(*) AS total,",
-                "       round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS percent",
-                f"FROM {table}",
-                f"GROUP BY {field.name}",
-                "ORDER BY total DESC;",
-            ]
-    for field in entity.fields:
-        if (parent := _ref_table(field)) and not _nullable(field):
-            lines += [
-                "",
-                f"-- The {parent} with the most {table}.",
-                f"SELECT p.id, count(c.id) AS {table}",
-                f"FROM {parent} AS p",
-                f"JOIN {table} AS c ON c.{field.name} = p.id",
-                "GROUP BY p.id",
-                f"ORDER BY {table} DESC",
-                "LIMIT 20;",
-            ]
-            break
-    return "\n".join(lines)
-
-
-def _typescript(entity: Entity) -> str:
-    cls = _class_name(entity)
-    path = "/" + entity.plural.replace("_", "-")
-    unions: list[str] = []
-    members = ["  id: string;"]
-    for field in entity.fields:
-        if values := _enum_values(field):
-            union = cls + _camel(field.name)[0].upper() + _camel(field.name)[1:]
-            literals = " | ".join(f'"{value}"' for value in values)
-            unions.append(f"export type {union} = {literals};")
-            ts_type = union
-        else:
-            ts_type = _TS_TYPES[_base(field)]
-        if _nullable(field):
-            ts_type += " | null"
-        members.append(f"  {_camel(field.name)}: {ts_type};")
-    members += ["  createdAt: string;", "  updatedAt: string;"]
-    lines = [
-        *unions,
-        *([""] if unions else []),
-        f"export interface {cls} {{",
-        *members,
-        "}",
-        "",
-        f'export type New{cls} = Omit<{cls}, "id" | "createdAt" | "updatedAt">;',
-        "",
-        f"export class {cls}Client {{",
-        "  constructor(",
-        "    private readonly baseUrl: string,",
-        "    private readonly token: string,",
-        "  ) {}",
-        "",
-        f"  async get(id: string): Promise<{cls} | null> {{",
-        f"    const response = await this.request(`{path}/${{encodeURIComponent(id)}}`);",
-        "    if (response.status === 404) return null;",
-        f"    return (await response.json()) as {cls};",
-        "  }",
-        "",
-        f"  async page(before?: string, limit = 50): Promise<{cls}[]> {{",
-        "    const params = new URLSearchParams({ limit: String(limit) });",
-        '    if (before) params.set("before", before);',
-        f"    const response = await this.request(`{path}?${{params}}`);",
-        f"    return (await response.json()) as {cls}[];",
-        "  }",
-        "",
-        f"  async create(input: New{cls}): Promise<{cls}> {{",
-        f'    const response = await this.request("{path}", {{',
-        '      method: "POST",',
-        "      body: JSON.stringify(input),",
-        "    });",
-        f"    return (await response.json()) as {cls};",
-        "  }",
-        "",
-        "  async remove(id: string): Promise<boolean> {",
-        f"    const response = await this.request(`{path}/${{encodeURIComponent(id)}}`, {{",
-        '      method: "DELETE",',
-        "    });",
-        "    return response.status === 204;",
-        "  }",
-        "",
-        "  private async request(path: string, init: RequestInit = {}): Promise<Response> {",
-        "    const response = await fetch(`${this.baseUrl}${path}`, {",
-        "      ...init,",
-        "      headers: {",
-        "        Authorization: `Bearer ${this.token}`,",
-        '        "Content-Type": "application/json",',
-        "      },",
-        "    });",
-        "    if (!response.ok && response.status !== 404) {",
-        '      const method = init.method ?? "GET";',
-        "      throw new Error(`${method} ${path} failed with ${response.status}`);",
-        "    }",
-        "    return response;",
-        "  }",
-        "}",
-    ]
-    return "\n".join(lines)
 
 
 # --- the appendix --------------------------------------------------------------------------
