@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from .blocks import Lines, top_level
-from .heal import balanced_points, heal
+from .closers import balanced_points
+from .heal import heal
 from .live import Live
 from .ops import Op
 from .stream import PARAGRAPH_KEEP, Stream

@@ -15,8 +15,9 @@ from typing import Any, Protocol
 from markdown_it.token import Token
 
 from .blocks import Lines, Span, top_level
+from .closers import balanced_points
 from .engine import Markdown
-from .heal import Healed, balanced_points, heal_inline
+from .heal import Healed, heal_inline
 from .highlight import escape
 from .live import BLOCK_TAGS, INERT, INERT_RUN, INLINE_ROOT, LINKISH, Live, line_content, text_target
 from .ops import Op
