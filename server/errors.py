@@ -18,6 +18,8 @@ at the edge that meets them, into one of these::
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class InkstreamError(Exception):
     """Base of everything Inkstream raises on purpose."""
@@ -69,14 +71,7 @@ class TurnError(InkstreamError):
         self.retry_after = retry_after
 
     def to_wire(self) -> dict[str, object]:
-        wire: dict[str, object] = {"code": self.code, "message": self.message}
-        if self.status is not None:
-            wire["status"] = self.status
-        if self.upstream_code is not None:
-            wire["upstream_code"] = self.upstream_code
-        if self.retry_after is not None:
-            wire["retry_after"] = self.retry_after
-        return wire
+        return error_wire(self.code, self.message, self.status, self.upstream_code, self.retry_after)
 
 
 class AnswerTooLarge(TurnError):
@@ -111,3 +106,17 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamDisconnected(UpstreamError):
     code = "upstream_disconnected"
+
+
+def error_wire(
+    code: str, message: str, status: int | None, upstream_code: str | None, retry_after: float | None
+) -> dict[str, Any]:
+    """An error as the page gets it: the optional fields only when known."""
+    wire: dict[str, Any] = {"code": code, "message": message}
+    if status is not None:
+        wire["status"] = status
+    if upstream_code is not None:
+        wire["upstream_code"] = upstream_code
+    if retry_after is not None:
+        wire["retry_after"] = retry_after
+    return wire

@@ -27,6 +27,7 @@ not yet frozen and returns operations (docs/protocol.md, "Render operations"):
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from markdown_it.token import Token
 
@@ -235,17 +236,25 @@ class StreamRenderer(Stream):
                 self.show(ops, html, healed=grown, fast=True)
                 return False
         healed = Healed(tail, 0, True) if kind == "code_block" else heal(tail)
-        if healed.text != tail:
-            env = self.scratch_env()
-            tokens = self.parse(healed.text, env)
-            spans = top_level(tokens)
+        if healed.text == tail:
+            self._show_parsed(ops, healed, tokens, spans, env)
+        else:
+            self._show_healed(ops, healed)
+        return False
+
+    def _show_healed(self, ops: list[Op], healed: Healed) -> None:
+        env = self.scratch_env()
+        tokens = self.parse(healed.text, env)
+        self._show_parsed(ops, healed, tokens, top_level(tokens), env)
+
+    def _show_parsed(
+        self, ops: list[Op], healed: Healed, tokens: list[Token], spans: list[Span], env: dict[str, Any]
+    ) -> None:
         if not spans:
             self.show(ops, "")
-            return False
+            return
         html = self.render(tokens[spans[0].first : spans[-1].last], env, live=True)
-        fast = len(spans) == 1 and ends_in_text(tokens, spans[-1])
-        self.show(ops, html, healed=healed, fast=fast)
-        return False
+        self.show(ops, html, healed=healed, fast=len(spans) == 1 and ends_in_text(tokens, spans[-1]))
 
     def _simple_step(self, ops: list[Op], tail: str) -> bool:
         if self.simple_kind != "heading_open":
@@ -260,15 +269,7 @@ class StreamRenderer(Stream):
                 html, healed = self.grow(self.growth, tail)
                 self.show(ops, html, healed=healed, fast=True)
                 return False
-        healed = heal(tail)
-        env = self.scratch_env()
-        tokens = self.parse(healed.text, env)
-        spans = top_level(tokens)
-        if not spans:
-            self.show(ops, "")
-            return False
-        html = self.render(tokens[spans[0].first : spans[-1].last], env, live=True)
-        self.show(ops, html, healed=healed, fast=len(spans) == 1 and ends_in_text(tokens, spans[-1]))
+        self._show_healed(ops, heal(tail))
         return False
 
     @staticmethod

@@ -16,7 +16,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import TurnError
+from ..errors import TurnError, error_wire
+from ..upstream.events import Usage
 
 
 class TurnState(enum.Enum):
@@ -42,14 +43,7 @@ class Failure:
         return cls(error.code, error.message, error.status, error.upstream_code, error.retry_after)
 
     def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.status is not None:
-            wire["status"] = self.status
-        if self.upstream_code is not None:
-            wire["upstream_code"] = self.upstream_code
-        if self.retry_after is not None:
-            wire["retry_after"] = self.retry_after
-        return wire
+        return error_wire(self.code, self.message, self.status, self.upstream_code, self.retry_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +84,7 @@ class UsageReported:
     total_tokens: int | None
 
     def to_wire(self) -> dict[str, int]:
-        wire = {}
-        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
-            value = getattr(self, name)
-            if value is not None:
-                wire[name] = value
-        return wire
+        return Usage(self.prompt_tokens, self.completion_tokens, self.total_tokens).to_wire()
 
 
 @dataclass(frozen=True, slots=True)
