@@ -131,20 +131,6 @@ class PositionalSplice(TypedDict):
     blocks: list[str]
 
 
-Op = (
-    InsertOp
-    | LiveOp
-    | TailOp
-    | FreezeOp
-    | OpenOp
-    | AppendOp
-    | CloseOp
-    | LeaveOp
-    | ReplaceOp
-    | ReopenOp
-    | SpliceOp
-    | PositionalSplice
-)
 # What reaches the page: every operation but the renderer's positional splice, ids given.
 PageOp = (
     InsertOp
@@ -159,6 +145,7 @@ PageOp = (
     | ReopenOp
     | SpliceOp
 )
+Op = PageOp | PositionalSplice
 
 
 class Addresses:
