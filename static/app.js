@@ -1,5 +1,9 @@
-// Boot: wire the socket, the transcript, the composer, scrolling and the model picker.
+// @ts-check
+// The chat, mounted on a root element: wires the socket, the transcript, the composer,
+// scrolling and the model picker. Everything is found inside `root` and every URL is built
+// from `base`, so the same modules can run on our page or inside a shadow root elsewhere.
 
+import { Announcer } from "./announcer.js";
 import { Composer } from "./composer.js";
 import { installCopy } from "./copy.js";
 import { ModelPicker } from "./models.js";
@@ -7,60 +11,98 @@ import { Scroller } from "./scroll.js";
 import { Socket } from "./socket.js";
 import { Transcript } from "./transcript.js";
 
-const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+/** @typedef {{base?: string}} ChatOptions */
+/** @typedef {{transcript: Transcript, socket: Socket, scroller: Scroller, unmount: () => void}} Chat */
 
-const box = $("transcript");
-const announcer = $("announcer");
-const connection = $("connection");
-const scroller = new Scroller(box, $("new-content"));
-const picker = new ModelPicker(/** @type {HTMLSelectElement} */ ($("model")));
+const STATE_WORDS = {
+  connecting: "Connecting…",
+  open: "Connected",
+  reconnecting: "Reconnecting…",
+  outdated: "Inkstream was updated — reload the page",
+};
 
-/** @param {string} text */
-function announce(text) {
-  if (!text) return;
-  const line = document.createElement("p");
-  line.textContent = text;
-  announcer.appendChild(line);
-  while (announcer.childElementCount > 20) announcer.firstElementChild?.remove();
+/**
+ * The WebSocket URL for `base` ("" or a path: this page's origin; else an absolute http(s) URL).
+ * @param {string} base @param {Location} here
+ */
+export function socketUrl(base, here) {
+  const url = new URL(base.replace(/\/$/, "") + "/ws", here.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.href;
 }
 
-const scheme = location.protocol === "https:" ? "wss" : "ws";
-/** @type {Transcript} */
-let transcript;
-const socket = new Socket(`${scheme}://${location.host}/ws`, {
-  onFrame: (frame) => transcript.onFrame(frame, performance.now()),
-  onState: (state) => {
-    connection.dataset.state = state;
-    connection.textContent = { connecting: "Connecting…", open: "Connected", reconnecting: "Reconnecting…" }[state] ?? state;
-  },
-  resume: () => transcript.resumeFrames(),
-});
+/**
+ * @param {ParentNode & Node} root holds the chat's markup (templates/index.html's `.inkstream`)
+ * @param {ChatOptions} [options]
+ * @returns {Chat}
+ */
+export function mountChat(root, options = {}) {
+  const base = (options.base ?? "").replace(/\/$/, "");
+  /** @template {Element} T @param {string} name @returns {T} */
+  const part = (name) => {
+    const el = root.querySelector(`[data-ink="${name}"]`);
+    if (!el) throw new Error(`inkstream: no [data-ink="${name}"] in the root`);
+    return /** @type {T} */ (el);
+  };
+  const box = /** @type {HTMLElement} */ (part("transcript"));
+  const connection = /** @type {HTMLElement} */ (part("connection"));
+  const announcer = new Announcer(/** @type {HTMLElement} */ (part("announcer")));
+  const scroller = new Scroller(box, /** @type {HTMLElement} */ (part("new-content")));
+  const picker = new ModelPicker(/** @type {HTMLSelectElement} */ (part("model")), base);
+  const templates = {
+    user: /** @type {HTMLTemplateElement} */ (part("user-template")),
+    assistant: /** @type {HTMLTemplateElement} */ (part("assistant-template")),
+  };
 
-const composer = new Composer(/** @type {HTMLFormElement} */ ($("composer")), {
-  send: (text) => transcript.ask(text),
-  stop: () => transcript.stopAll(),
-  streaming: () => transcript.streaming,
-});
+  /** @type {Transcript | null} */
+  let transcript = null;
+  const socket = new Socket(socketUrl(base, root.ownerDocument?.location ?? location), {
+    onFrame: (frame) => transcript?.onFrame(frame, performance.now()),
+    onState: (state) => {
+      connection.dataset.state = state;
+      connection.textContent = STATE_WORDS[state] ?? state;
+      if (state === "outdated") {
+        connection.setAttribute("role", "alert");
+        composer.disable();
+      }
+    },
+    resume: () => transcript?.resumeFrames() ?? [],
+  });
 
-transcript = new Transcript(box, {
-  send: (frame) => socket.send(frame),
-  grew: () => scroller.grew(),
-  announce,
-  model: () => picker.value(),
-  streamingChanged: () => composer.setStreaming(transcript.streaming),
-});
+  const composer = new Composer(/** @type {HTMLFormElement} */ (part("composer")), root, {
+    send: (text) => transcript?.ask(text),
+    stop: () => transcript?.stopAll(),
+    streaming: () => transcript?.streaming ?? false,
+  });
 
-installCopy(box, (article) => {
-  for (const entry of transcript.entries) {
-    if (entry.role === "assistant" && entry.message.article === article) return entry.message.text;
-  }
-  return article.querySelector('[data-part="content"]')?.textContent ?? "";
-});
+  const live = new Transcript(box, templates, {
+    send: (frame) => socket.send(frame),
+    grew: () => scroller.grew(),
+    announcer,
+    model: () => picker.value(),
+    streamingChanged: () => composer.setStreaming(live.streaming),
+  });
+  transcript = live;
 
-if (matchMedia("(prefers-reduced-motion: reduce)").matches) document.documentElement.dataset.motion = "reduce";
+  const uninstallCopy = installCopy(box, announcer, (article) => {
+    for (const entry of live.entries) {
+      if (entry.role === "assistant" && entry.message.article === article) return entry.message.text;
+    }
+    return article.querySelector('[data-part="content"]')?.textContent ?? "";
+  });
 
-socket.connect();
-picker.load();
-composer.input.focus();
-// For tests and the curious: the live objects.
-Object.assign(window, { inkstream: { transcript, socket, scroller } });
+  socket.connect();
+  picker.load();
+  composer.input.focus();
+  return {
+    transcript: live,
+    socket,
+    scroller,
+    unmount() {
+      socket.close();
+      composer.dispose();
+      scroller.dispose();
+      uninstallCopy();
+    },
+  };
+}

@@ -1,17 +1,20 @@
-// The message box: Enter sends, Shift+Enter starts a new line, Esc stops; Send becomes Stop
-// while an answer streams.
+// @ts-check
+// The message box: Enter sends, Shift+Enter starts a new line, Esc (anywhere in the chat)
+// stops; Send becomes Stop while an answer streams.
 
 export class Composer {
   /**
    * @param {HTMLFormElement} form
+   * @param {ParentNode & Node} root the chat's root: its keys are the chat's
    * @param {{send: (text: string) => void, stop: () => void, streaming: () => boolean}} actions
    */
-  constructor(form, actions) {
+  constructor(form, root, actions) {
+    this.root = root;
     this.form = form;
     this.actions = actions;
     this.input = /** @type {HTMLTextAreaElement} */ (form.querySelector("textarea"));
-    this.sendButton = /** @type {HTMLButtonElement} */ (form.querySelector("#send"));
-    this.stopButton = /** @type {HTMLButtonElement} */ (form.querySelector("#stop"));
+    this.sendButton = /** @type {HTMLButtonElement} */ (form.querySelector('[data-ink="send"]'));
+    this.stopButton = /** @type {HTMLButtonElement} */ (form.querySelector('[data-ink="stop"]'));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.submit();
@@ -24,12 +27,24 @@ export class Composer {
     });
     this.input.addEventListener("input", () => this.fit());
     this.stopButton.addEventListener("click", () => actions.stop());
-    document.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && actions.streaming()) {
+    /** @param {Event} e */
+    this.onKey = (e) => {
+      if (e instanceof KeyboardEvent && e.key === "Escape" && actions.streaming()) {
         e.preventDefault();
         actions.stop();
       }
-    });
+    };
+    root.addEventListener("keydown", this.onKey);
+  }
+
+  dispose() {
+    this.root.removeEventListener("keydown", this.onKey);
+  }
+
+  /** The server speaks another protocol: nothing can be sent until the page is reloaded. */
+  disable() {
+    this.input.disabled = true;
+    this.sendButton.disabled = true;
   }
 
   submit() {
@@ -50,6 +65,7 @@ export class Composer {
   setStreaming(streaming) {
     this.stopButton.hidden = !streaming;
     this.sendButton.hidden = streaming;
-    if (!streaming && document.activeElement === this.stopButton) this.input.focus();
+    const active = /** @type {Document | ShadowRoot} */ (this.form.getRootNode()).activeElement;
+    if (!streaming && active === this.stopButton) this.input.focus();
   }
 }

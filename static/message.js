@@ -1,3 +1,4 @@
+// @ts-check
 // One assistant answer: its article, its patched content, its state, metrics and error.
 
 import { Patcher } from "./patch.js";
@@ -8,11 +9,15 @@ const STATE_WORDS = { done: "", stopped: "Stopped", error: "Error", incomplete: 
 
 export class AssistantMessage {
   /**
-   * @param {HTMLElement} article from #assistant-template
+   * @param {HTMLElement} article from the assistant template
+   * @param {number} number which answer of the conversation this is (names its buttons)
    * @param {{onFrozen: (nodes: Node[]) => void, onBroken: (error: unknown) => void}} hooks
    */
-  constructor(article, hooks) {
+  constructor(article, number, hooks) {
     this.article = article;
+    this.number = number;
+    /** @type {Map<string, number>} code blocks by (top-level block, index in it) -> their number */
+    this.codeNumbers = new Map();
     this.content = /** @type {HTMLElement} */ (article.querySelector('[data-part="content"]'));
     this.metricsEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="metrics"]'));
     this.errorEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="error"]'));
@@ -20,7 +25,10 @@ export class AssistantMessage {
     this.modelEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="model"]'));
     this.retryButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="retry"]'));
     this.typingEl = /** @type {HTMLElement} */ (article.querySelector(".typing"));
-    this.patcher = new Patcher(this.content, hooks);
+    this.patcher = new Patcher(this.content, { ...hooks, onNodes: (nodes, block) => this.labelCopies(nodes, block) });
+    const copy = /** @type {HTMLElement} */ (article.querySelector('[data-action="copy-message"]'));
+    copy.setAttribute("aria-label", `Copy answer ${number}`);
+    this.retryButton.setAttribute("aria-label", `Retry answer ${number}`);
     /** @type {string | null} */
     this.turn = null;
     this.ref = "";
@@ -32,6 +40,17 @@ export class AssistantMessage {
     /** @type {((frame: Frame) => void) | undefined} called once a frame is on screen */
     this.onShown = undefined;
     this.generation = 0;
+    this.sentAt = 0;
+    /** @type {number | null} */
+    this.firstAt = null;
+    this.lastAt = 0;
+    this.deltas = 0;
+    this.chars = 0;
+    this.maxLag = 0;
+    /** @type {number | undefined} completion tokens, when the upstream said */
+    this.tokens = undefined;
+    /** @type {Array<[number, number]>} [characters received so far, when] not yet shown */
+    this.waiting = [];
     this.reset();
   }
 
@@ -39,6 +58,7 @@ export class AssistantMessage {
   reset() {
     this.generation = (this.generation ?? 0) + 1;
     this.patcher.reset();
+    this.codeNumbers.clear();
     this.turn = null;
     this.lastSeq = -1;
     this.text = "";
@@ -48,22 +68,45 @@ export class AssistantMessage {
     this.errorEl.textContent = "";
     this.retryButton.hidden = true;
     this.sentAt = performance.now();
-    /** @type {number | null} */
     this.firstAt = null;
     this.lastAt = 0;
     this.deltas = 0;
     this.chars = 0;
     this.maxLag = 0;
-    /** @type {Array<[number, number]>} [characters received so far, when] not yet shown */
+    this.tokens = undefined;
     this.waiting = [];
     this.setState("streaming");
     this.renderMetrics();
+  }
+
+  /**
+   * Give each code block's Copy button a name of its own ("Copy code block 2, python, answer
+   * 3"), kept while the block streams and re-renders.
+   * @param {Node[]} nodes @param {number | null} block
+   */
+  labelCopies(nodes, block) {
+    for (const node of nodes) {
+      if (!(node instanceof Element)) continue;
+      const buttons = node.matches("[data-copy]") ? [node] : Array.from(node.querySelectorAll("[data-copy]"));
+      buttons.forEach((button, index) => {
+        const key = `${block}:${index}`;
+        let n = this.codeNumbers.get(key);
+        if (n === undefined) {
+          n = this.codeNumbers.size + 1;
+          this.codeNumbers.set(key, n);
+        }
+        const lang = button.closest(".codeblock")?.querySelector(".codeblock-lang")?.textContent?.trim();
+        const kind = lang && lang !== "text" ? `, ${lang}` : "";
+        button.setAttribute("aria-label", `Copy code block ${n}${kind}, answer ${this.number}`);
+      });
+    }
   }
 
   /** Forget what is shown, to replay the turn's log from its start. */
   replay() {
     this.generation += 1;
     this.patcher.reset();
+    this.codeNumbers.clear();
     this.lastSeq = -1;
     this.text = "";
     this.chars = 0;
@@ -133,7 +176,7 @@ export class AssistantMessage {
       if (!call) {
         call = { arguments: "" };
         this.tools.set(fragment.index, call);
-        const el = document.createElement("details");
+        const el = this.article.ownerDocument.createElement("details");
         el.className = "tool-call";
         el.open = true;
         el.innerHTML = '<summary><span class="tool-name"></span></summary><pre class="tool-args"></pre>';

@@ -1,11 +1,13 @@
+// @ts-check
 // The model picker: the upstream's /models list, the choice remembered across visits.
 
 const KEY = "inkstream.model";
 
 export class ModelPicker {
-  /** @param {HTMLSelectElement} select */
-  constructor(select) {
+  /** @param {HTMLSelectElement} select @param {string} base where the server is ("": here) */
+  constructor(select, base) {
     this.select = select;
+    this.base = base;
     select.addEventListener("change", () => {
       try {
         localStorage.setItem(KEY, select.value);
@@ -17,7 +19,7 @@ export class ModelPicker {
 
   async load() {
     try {
-      const response = await fetch("/api/models", { headers: { accept: "application/json" } });
+      const response = await fetch(`${this.base}/api/models`, { headers: { accept: "application/json" } });
       const data = await response.json();
       if (!response.ok) throw new Error(data?.error?.message ?? `HTTP ${response.status}`);
       let saved = null;
@@ -28,7 +30,7 @@ export class ModelPicker {
       }
       this.select.replaceChildren(
         ...data.models.map((/** @type {string} */ id) => {
-          const option = document.createElement("option");
+          const option = this.select.ownerDocument.createElement("option");
           option.value = id;
           option.textContent = data.demo ? `${id} (demo)` : id;
           return option;
@@ -37,7 +39,7 @@ export class ModelPicker {
       this.select.value = saved && data.models.includes(saved) ? saved : data.default;
       this.select.disabled = false;
     } catch (error) {
-      const option = document.createElement("option");
+      const option = this.select.ownerDocument.createElement("option");
       option.textContent = "models unavailable";
       this.select.replaceChildren(option);
       this.select.disabled = true;

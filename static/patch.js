@@ -1,3 +1,4 @@
+// @ts-check
 // Applies the server's render operations to one answer's content element.
 //
 // The element holds top-level blocks, each with an id the server gives it (stamped on its
@@ -10,6 +11,8 @@
 /** @typedef {{id: number, html: string}} Block */
 /** @typedef {{op: string, id?: number, html?: string, blocks?: Array<string | Block>, text?: string,
  *   depth?: number, slot?: string|null, remove?: number[], before?: number|null}} Op */
+/** Children of a big block held back for later frames.
+ * @typedef {{op: "refill", parent: Element, nodes: Node[], announce: Node[] | null}} Refill */
 
 /**
  * @typedef {object} Level
@@ -18,10 +21,8 @@
  * @property {Node[][]} blocks frozen blocks (tracked at the top level, for reconcile splices)
  */
 
-const template = document.createElement("template");
-
-/** @param {string} html @returns {Node[]} */
-function nodesOf(html) {
+/** @param {HTMLTemplateElement} template @param {string} html @returns {Node[]} */
+function nodesOf(template, html) {
   template.innerHTML = html;
   const nodes = Array.from(template.content.childNodes);
   template.content.replaceChildren();
@@ -72,11 +73,17 @@ const TIMELY_FRAME_MS = 24;
 export class Patcher {
   /**
    * @param {Element} root the `[data-part="content"]` element
-   * @param {{onFrozen?: (nodes: Node[]) => void, onBroken?: (error: unknown) => void}} [hooks]
+   * @param {{onFrozen?: (nodes: Node[]) => void, onBroken?: (error: unknown) => void,
+   *          onNodes?: (nodes: Node[], block: number | null) => void}} [hooks]
+   *   onFrozen: top-level blocks that just froze; onNodes: nodes just put in, and the
+   *   top-level block they belong to (for labelling what they hold)
    */
   constructor(root, hooks = {}) {
     this.root = root;
     this.hooks = hooks;
+    this.doc = root.ownerDocument;
+    /** parses HTML into nodes: one per patcher, in the root's own document */
+    this.template = this.doc.createElement("template");
     /** @type {Level[]} */
     this.levels = [{ parent: root, live: [], blocks: [] }];
     /** @type {number[]} ids of the frozen top-level blocks, as levels[0].blocks */
@@ -84,7 +91,7 @@ export class Patcher {
     /** @type {number | null} the live top-level block's id */
     this.liveId = null;
     this.splices = 0;
-    /** @type {Array<Op | (() => void)>} operations and callbacks waiting for a frame */
+    /** @type {Array<Op | Refill | (() => void)>} operations and callbacks waiting for a frame */
     this.queue = [];
     this.scheduled = false;
     this.budget = FRAME_BUDGET;
@@ -112,7 +119,7 @@ export class Patcher {
   enqueue(ops, after) {
     this.queue.push(...ops);
     if (after) this.queue.push(after);
-    if (document.visibilityState === "hidden") {
+    if (this.doc.visibilityState === "hidden") {
       this.drain(Infinity);
     } else if (!this.scheduled) {
       this.scheduled = true;
@@ -137,23 +144,24 @@ export class Patcher {
   drainSome(budget) {
     let used = 0;
     while (this.queue.length && used < budget) {
-      const item = /** @type {Op | (() => void)} */ (this.queue.shift());
+      const item = /** @type {Op | Refill | (() => void)} */ (this.queue.shift());
       if (typeof item === "function") {
         item();
         continue;
       }
       if (item.op === "refill") {
-        used += this.refill(item, budget - used);
+        used += this.refill(/** @type {Refill} */ (item), budget - used);
         continue;
       }
-      const blocks = item.blocks ?? [];
-      if ((item.op === "insert" || item.op === "append") && blocks.length > 1) {
+      const op = /** @type {Op} */ (item);
+      const blocks = op.blocks ?? [];
+      if ((op.op === "insert" || op.op === "append") && blocks.length > 1) {
         // Frozen blocks go in one by one, so a big batch spreads over frames.
         const [first, ...rest] = blocks;
-        this.queue.unshift({ ...item, blocks: [first] }, { ...item, blocks: rest });
+        this.queue.unshift({ ...op, blocks: [first] }, { ...op, blocks: rest });
         continue;
       }
-      if ((item.op === "insert" || item.op === "append") && blocks.length === 1 && htmlOf(blocks[0]).length > budget) {
+      if ((op.op === "insert" || op.op === "append") && blocks.length === 1 && htmlOf(blocks[0]).length > budget) {
         // One block bigger than a frame takes (a whole table or code block that arrived at
         // once): it goes in with its longest list of children left out, and those follow
         // over the next frames, before any later operation.
@@ -161,8 +169,8 @@ export class Patcher {
         used += this.appendGradually(htmlOf(block), typeof block === "string" ? null : block.id);
         continue;
       }
-      used += (item.html?.length ?? 0) + (item.text?.length ?? 0) + blocks.reduce((n, b) => n + htmlOf(b).length, 0);
-      this.apply([item]);
+      used += (op.html?.length ?? 0) + (op.text?.length ?? 0) + blocks.reduce((n, b) => n + htmlOf(b).length, 0);
+      this.apply([op]);
     }
     if (this.queue.length && !this.scheduled) {
       this.scheduled = true;
@@ -176,11 +184,11 @@ export class Patcher {
    * @returns {number} bytes of HTML inserted now
    */
   appendGradually(html, id) {
-    const nodes = nodesOf(html);
+    const nodes = nodesOf(this.template, html);
     let widest = null;
     for (const node of nodes) {
       if (!(node instanceof Element)) continue;
-      const walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT);
+      const walker = this.doc.createTreeWalker(node, NodeFilter.SHOW_ELEMENT);
       for (let el = /** @type {Element | null} */ (node); el; el = /** @type {Element | null} */ (walker.nextNode())) {
         if (!widest || el.childNodes.length > widest.childNodes.length) widest = el;
       }
@@ -190,22 +198,23 @@ export class Patcher {
     const level = this.level;
     const ref = level.live[0] ?? null;
     if (id !== null) stamp(nodes, id);
+    this.hooks.onNodes?.(nodes, id ?? this.liveId);
     for (const node of nodes) level.parent.insertBefore(node, ref);
     level.blocks.push(nodes);
     if (id !== null) this.ids.push(id);
     const announce = this.levels.length === 1 ? nodes : null;
-    this.queue.unshift({ op: "refill", parent: widest, nodes: held, announce });
+    this.queue.unshift({ op: "refill", parent: widest ?? level.parent, nodes: held, announce });
     return html.length - held.reduce((n, c) => n + sizeOf(c), 0);
   }
 
   /**
    * Put back children held by appendGradually(), as many as `budget` allows (at least one).
-   * @param {any} item @param {number} budget @returns {number} bytes of HTML put back
+   * @param {Refill} item @param {number} budget @returns {number} bytes of HTML put back
    */
   refill(item, budget) {
     let used = 0;
     while (item.nodes.length && (used === 0 || used < budget)) {
-      const node = item.nodes.shift();
+      const node = /** @type {Node} */ (item.nodes.shift());
       used += sizeOf(node);
       item.parent.appendChild(node);
     }
@@ -252,8 +261,9 @@ export class Patcher {
     const level = this.levels[0];
     const ref = level.live[0] ?? null;
     for (const block of /** @type {Block[]} */ (op.blocks ?? [])) {
-      const nodes = nodesOf(block.html);
+      const nodes = nodesOf(this.template, block.html);
       stamp(nodes, block.id);
+      this.hooks.onNodes?.(nodes, block.id);
       for (const node of nodes) level.parent.insertBefore(node, ref);
       level.blocks.push(nodes);
       this.ids.push(block.id);
@@ -267,7 +277,7 @@ export class Patcher {
     const level = this.level;
     const ref = level.live[0] ?? null;
     for (const html of /** @type {string[]} */ (op.blocks ?? [])) {
-      const nodes = nodesOf(html);
+      const nodes = nodesOf(this.template, html);
       for (const node of nodes) level.parent.insertBefore(node, ref);
       level.blocks.push(nodes);
     }
@@ -277,8 +287,9 @@ export class Patcher {
   op_live(op) {
     const level = this.level;
     for (const node of level.live) node.parentNode?.removeChild(node);
-    level.live = nodesOf(op.html ?? "");
+    level.live = nodesOf(this.template, op.html ?? "");
     if (this.levels.length === 1) stamp(level.live, /** @type {number} */ (op.id));
+    this.hooks.onNodes?.(level.live, this.liveId);
     for (const node of level.live) level.parent.appendChild(node);
   }
 
@@ -294,7 +305,7 @@ export class Patcher {
     if (last && last.nodeType === Node.TEXT_NODE && last === lastMeaningful(target.childNodes)) {
       /** @type {Text} */ (last).appendData(op.text ?? "");
     } else {
-      target.appendChild(document.createTextNode(op.text ?? ""));
+      target.appendChild(this.doc.createTextNode(op.text ?? ""));
     }
   }
 
@@ -363,8 +374,9 @@ export class Patcher {
     const ref = next ? next[0] : level.live[0] ?? null;
     const blocks = /** @type {Block[]} */ (op.blocks ?? []);
     const added = blocks.map((block) => {
-      const nodes = nodesOf(block.html);
+      const nodes = nodesOf(this.template, block.html);
       stamp(nodes, block.id);
+      this.hooks.onNodes?.(nodes, block.id);
       for (const node of nodes) level.parent.insertBefore(node, ref);
       return nodes;
     });

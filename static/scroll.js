@@ -1,3 +1,4 @@
+// @ts-check
 // Follow the bottom while an answer streams, but only while the user has not scrolled away.
 //
 // Whether the user left is decided by what the user did (wheel, touch, keys, the scrollbar),
@@ -35,10 +36,12 @@ export class Scroller {
         this.dragging = true;
       }
     });
-    window.addEventListener("pointerup", () => {
+    // A drag may end outside the chat: the release is listened for on the whole document.
+    this.onPointerUp = () => {
       if (this.dragging) away();
       this.dragging = false;
-    });
+    };
+    box.ownerDocument.addEventListener("pointerup", this.onPointerUp);
     box.addEventListener("keydown", (e) => {
       if (AWAY_KEYS.has(e.key)) this.detach();
       if (AWAY_KEYS.has(e.key) || e.key === "ArrowDown" || e.key === "PageDown" || e.key === "End") away();
@@ -57,6 +60,11 @@ export class Scroller {
 
   atEnd() {
     return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < 2;
+  }
+
+  /** Remove the listener outside the chat (the chat is unmounted). */
+  dispose() {
+    this.box.ownerDocument.removeEventListener("pointerup", this.onPointerUp);
   }
 
   detach() {

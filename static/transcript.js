@@ -1,22 +1,29 @@
+// @ts-check
 // The conversation: user and assistant articles, the history sent with each turn, and the
 // routing of turn frames to their message.
 
 import { AssistantMessage } from "./message.js";
 
+/** @typedef {import("./announcer.js").Announcer} Announcer */
+/** @typedef {{user: HTMLTemplateElement, assistant: HTMLTemplateElement}} Templates */
+
 /** @typedef {import("./socket.js").Frame} Frame */
 /** @typedef {{role: "user", text: string} | {role: "assistant", message: AssistantMessage}} Entry */
-
-let refCounter = 0;
 
 export class Transcript {
   /**
    * @param {HTMLElement} box the role="log" element
-   * @param {{send: (frame: object) => boolean, grew: () => void, announce: (text: string) => void,
+   * @param {Templates} templates a user's and an assistant's article
+   * @param {{send: (frame: object) => boolean, grew: () => void, announcer: Announcer,
    *          model: () => string | null, streamingChanged: () => void}} env
    */
-  constructor(box, env) {
+  constructor(box, templates, env) {
     this.box = box;
+    this.templates = templates;
     this.env = env;
+    this.refCounter = 0;
+    /** answers so far, to name each one's buttons */
+    this.answers = 0;
     /** @type {Entry[]} */
     this.entries = [];
     /** @type {Map<string, AssistantMessage>} */
@@ -36,9 +43,7 @@ export class Transcript {
   /** @param {string} text */
   ask(text) {
     this.box.querySelector("[data-welcome]")?.remove();
-    const user = /** @type {HTMLElement} */ (
-      /** @type {HTMLTemplateElement} */ (document.getElementById("user-template")).content.firstElementChild?.cloneNode(true)
-    );
+    const user = /** @type {HTMLElement} */ (this.templates.user.content.firstElementChild?.cloneNode(true));
     /** @type {HTMLElement} */ (user.querySelector('[data-part="content"]')).textContent = text;
     this.box.appendChild(user);
     this.entries.push({ role: "user", text });
@@ -48,15 +53,11 @@ export class Transcript {
   }
 
   newAssistant() {
-    const article = /** @type {HTMLElement} */ (
-      /** @type {HTMLTemplateElement} */ (document.getElementById("assistant-template")).content.firstElementChild?.cloneNode(true)
-    );
+    const article = /** @type {HTMLElement} */ (this.templates.assistant.content.firstElementChild?.cloneNode(true));
     this.box.appendChild(article);
-    const message = new AssistantMessage(article, {
-      onFrozen: (nodes) => {
-        const text = nodes.map((n) => n.textContent ?? "").join(" ").trim();
-        if (text) this.env.announce(text.length > 400 ? text.slice(0, 400) + "…" : text);
-      },
+    this.answers += 1;
+    const message = new AssistantMessage(article, this.answers, {
+      onFrozen: (nodes) => this.env.announcer.frozen(nodes),
       onBroken: () => {
         // Rebuild the answer from the server's log of it.
         if (!message.turn) return;
@@ -76,11 +77,11 @@ export class Transcript {
   start(message, { send = true } = {}) {
     if (message.turn) this.byTurn.delete(message.turn);
     message.reset();
-    message.ref = `r${Date.now().toString(36)}${(refCounter++).toString(36)}`;
+    message.ref = `r${Date.now().toString(36)}${(this.refCounter++).toString(36)}`;
     this.byRef.set(message.ref, message);
     // Sent while the socket is down, it waits in the socket's queue: not an orphan to restart.
     if (send && !this.env.send(this.startFrame(message))) this.pendingStarts.add(message.ref);
-    this.env.announce("The assistant is answering.");
+    this.env.announcer.say("The assistant is answering.");
     this.env.streamingChanged();
     this.env.grew();
   }
@@ -158,7 +159,7 @@ export class Transcript {
     if (frame.type === "end") {
       const words = { done: "Answer complete.", stopped: "Answer stopped.", incomplete: "Answer incomplete." };
       const state = /** @type {keyof typeof words | "error"} */ (frame.state);
-      this.env.announce(state === "error" ? `Error: ${frame.error?.message ?? ""}` : words[state] ?? "");
+      this.env.announcer.say(state === "error" ? `Error: ${frame.error?.message ?? ""}` : words[state] ?? "");
       this.env.streamingChanged();
     }
     this.env.grew();
@@ -181,7 +182,7 @@ export class Transcript {
     this.pendingStarts.delete(frame.ref);
     message.end({ type: "end", state: "error", error: { message: frame.message } });
     message.renderMetrics();
-    this.env.announce(`Error: ${frame.message}`);
+    this.env.announcer.say(`Error: ${frame.message}`);
     this.env.streamingChanged();
   }
 }

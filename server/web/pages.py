@@ -40,8 +40,8 @@ async def health(request: Request) -> Response:
 
 def highlight_css() -> str:
     """Pygments colours for both schemes, scoped to code blocks."""
-    light = HtmlFormatter(style="default").get_style_defs(".codeblock pre")  # type: ignore[no-untyped-call]
-    dark = HtmlFormatter(style="monokai").get_style_defs(".codeblock pre")  # type: ignore[no-untyped-call]
+    light = HtmlFormatter(style="default").get_style_defs(".inkstream .codeblock pre")  # type: ignore[no-untyped-call]
+    dark = HtmlFormatter(style="monokai").get_style_defs(".inkstream .codeblock pre")  # type: ignore[no-untyped-call]
     return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
 
 

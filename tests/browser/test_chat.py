@@ -247,13 +247,20 @@ def test_a_dropped_socket_reconnects_and_loses_nothing(
     ask(page, "go")
     answer = page.locator(ASSISTANT).last
     expect(answer.locator('[data-part="content"] h1')).to_be_visible()
-    page.evaluate("window.inkstream.socket.ws.close()")  # the network blinks mid-answer
+    page.evaluate(
+        "document.querySelector('[data-inkstream]').chat.socket.ws.close()"
+    )  # the network blinks mid-answer
     expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     expect(page.locator("#connection")).to_have_attribute("data-state", "open")
     page.wait_for_selector(DONE, timeout=30_000)
     expect(answer).to_have_attribute("data-state", "done")
     assert last_answer_content(page) == expected_content(ANSWER)
-    assert page.evaluate("window.inkstream.transcript.entries.at(-1).message.text") == ANSWER
+    assert (
+        page.evaluate(
+            "document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1).message.text"
+        )
+        == ANSWER
+    )
 
 
 def test_an_answer_the_server_no_longer_has_ends_with_retry(
@@ -266,8 +273,8 @@ def test_an_answer_the_server_no_longer_has_ends_with_retry(
     expect(answer.locator('[data-part="content"]')).to_contain_text("word word")
     # As after a server restart: the turn id the page holds means nothing to the server.
     page.evaluate(
-        """() => { const m = window.inkstream.transcript.entries.at(-1).message;
-                  m.turn = 't_gone'; window.inkstream.socket.ws.close(); }"""
+        """() => { const m = document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1).message;
+                  m.turn = 't_gone'; document.querySelector('[data-inkstream]').chat.socket.ws.close(); }"""
     )
     expect(answer).to_have_attribute("data-state", "error", timeout=10_000)
     expect(answer.get_by_role("alert")).to_contain_text("no longer on the server")

@@ -45,16 +45,16 @@ def test_a_frozen_node_is_the_same_node_at_the_end(
     page.goto(bridge.http)
     ask(page, "go")
     page.wait_for_function(
-        """() => { const e = window.inkstream.transcript.entries.at(-1);
+        """() => { const e = document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1);
                   return e && e.message && e.message.patcher.levels[0].blocks.length > 0; }"""
     )
     page.evaluate(
-        """() => { const p = window.inkstream.transcript.entries.at(-1).message.patcher;
+        """() => { const p = document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1).message.patcher;
                   window.__marked = p.levels[0].blocks[0][0]; window.__marked.__inkMark = 'kept'; }"""
     )
     page.wait_for_selector(DONE, timeout=30_000)
     kept = page.evaluate(
-        """() => { const p = window.inkstream.transcript.entries.at(-1).message.patcher;
+        """() => { const p = document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1).message.patcher;
                   const first = p.levels[0].blocks[0][0];
                   return [first === window.__marked, first.__inkMark, document.contains(window.__marked)]; }"""
     )
@@ -69,10 +69,10 @@ def test_selection_in_frozen_text_survives_streaming(
     page.goto(bridge.http)
     ask(page, "go")
     page.wait_for_function(
-        "() => window.inkstream.transcript.entries.at(-1)?.message?.patcher.levels[0].blocks.length > 1"
+        "() => document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1)?.message?.patcher.levels[0].blocks.length > 1"
     )
     selected = page.evaluate(
-        """() => { const p = window.inkstream.transcript.entries.at(-1).message.patcher;
+        """() => { const p = document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1).message.patcher;
                   const node = p.levels[0].blocks[0][0];
                   const range = document.createRange(); range.selectNodeContents(node);
                   getSelection().removeAllRanges(); getSelection().addRange(range);
@@ -80,7 +80,7 @@ def test_selection_in_frozen_text_survives_streaming(
     )
     assert selected.startswith("Paragraph 0")
     page.wait_for_function(
-        "() => window.inkstream.transcript.entries.at(-1).message.patcher.levels[0].blocks.length > window.__frames + 5"
+        "() => document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1).message.patcher.levels[0].blocks.length > window.__frames + 5"
     )
     assert page.evaluate("() => getSelection().toString()") == selected
     assert page.evaluate("() => getSelection().anchorNode.isConnected") is True
@@ -117,7 +117,7 @@ def test_scroll_latch_and_new_content_pill(page: Page, bridge: Running, upstream
     )
     box.hover()
     page.mouse.wheel(0, -400)
-    page.wait_for_function("() => !window.inkstream.scroller.following")
+    page.wait_for_function("() => !document.querySelector('[data-inkstream]').chat.scroller.following")
     top = box.evaluate("(b) => b.scrollTop")
     pill = page.get_by_role("button", name="New content")
     expect(pill).to_be_visible()
@@ -129,7 +129,7 @@ def test_scroll_latch_and_new_content_pill(page: Page, bridge: Running, upstream
     page.wait_for_function(
         "() => { const b = document.getElementById('transcript'); return b.scrollHeight - b.scrollTop - b.clientHeight < 4; }"
     )
-    assert page.evaluate("window.inkstream.scroller.following") is True
+    assert page.evaluate("document.querySelector('[data-inkstream]').chat.scroller.following") is True
 
 
 def test_no_raw_syntax_on_screen_mid_stream_and_at_the_end(
@@ -158,7 +158,9 @@ def test_no_raw_syntax_on_screen_mid_stream_and_at_the_end(
     flashes = [(i, marker) for i, text in enumerate(seen) for marker in RAW if marker in text]
     assert flashes == []
     text = strip_marks(ANSWERS.texts["tour"])
-    turn = page.evaluate("window.inkstream.transcript.entries.at(-1).message.turn")
+    turn = page.evaluate(
+        "document.querySelector('[data-inkstream]').chat.transcript.entries.at(-1).message.turn"
+    )
     assert last_answer_content(page) == expected_content(text, doc_id=turn)
     page.screenshot(path=str(artifacts / "tour-done.png"))  # after: screenshots touch inputs' style
 
@@ -202,9 +204,14 @@ def test_spec_examples_end_as_the_one_shot_render_in_the_browser(page: Page, bat
         page.goto(running.http)
         expect(page.locator("#connection")).to_have_attribute("data-state", "open")
         for example in SAMPLE[batch::3]:
-            page.evaluate("(text) => window.inkstream.transcript.ask(text)", "echo " + example.markdown)
+            page.evaluate(
+                "(text) => document.querySelector('[data-inkstream]').chat.transcript.ask(text)",
+                "echo " + example.markdown,
+            )
             page.wait_for_selector(DONE + ":last-of-type", timeout=20_000)
-            page.wait_for_function("() => !window.inkstream.transcript.streaming")
+            page.wait_for_function(
+                "() => !document.querySelector('[data-inkstream]').chat.transcript.streaming"
+            )
             got = last_answer_content(page)
             assert got == expected_content(example.markdown), f"spec example {example.number}"
 
@@ -239,4 +246,3 @@ def test_reduced_motion_is_honoured(context: BrowserContext, bridge: Running, up
         """() => getComputedStyle(document.querySelector('article[data-role="assistant"] .typing span')).animationName"""
     )
     assert animation == "none"
-    assert page.evaluate("document.documentElement.dataset.motion") == "reduce"
