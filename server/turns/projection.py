@@ -24,6 +24,11 @@ from .frames import DeltaFrame, EndFrame, Frame, StartFrame, ToolFragment
 from .log import Finished, Started, TextAppended, ToolCallFragment, TurnEvent, UsageReported
 
 RENDER_SHARE = 10.0  # renders may use at most 1/RENDER_SHARE of the time, per turn
+# HTML one frame's operations carry at most (a single block may be bigger): a render owed for a
+# burst of text (a fast model, a busy server: 200 KB of answer in one batch is ~1 MB of HTML)
+# goes out over several frames, so no frame nears the 1 MiB message limit of common WebSocket
+# clients and proxies, and the page can begin on the first while the next arrive.
+OPS_BUDGET = 256 * 1024
 
 
 class Projection:
@@ -77,16 +82,19 @@ class Projection:
                 self._usage = event
             elif isinstance(event, Finished):
                 if text or tools:
-                    frames.append(self._delta("".join(text), deltas, tools, render=False, now=now))
+                    frames += self._delta("".join(text), deltas, tools, render=False, now=now)
                     text, tools, deltas = [], [], 0
-                frames.append(self._end(event))
+                frames += self._end(event)
         if text or tools:
-            frames.append(self._delta("".join(text), deltas, tools, render=self.owed(now), now=now))
+            frames += self._delta("".join(text), deltas, tools, render=self.owed(now), now=now)
         elif not events and self.owed(now):
-            # Only a render was owed: a frame only if it changes what the page shows.
+            # Only a render was owed: frames only if it changes what the page shows.
+            shown = self._shown
             ops = self._render(now)
             if ops:
-                frames.append(self._frame_delta("", 0, ops))
+                *first, last = _portions(ops)
+                frames += [self._frame_delta("", 0, portion, shown) for portion in first]
+                frames.append(self._frame_delta("", 0, last))
         return frames
 
     def took(self, seconds: float) -> None:
@@ -127,13 +135,17 @@ class Projection:
 
     def _delta(
         self, text: str, deltas: int, tools: list[ToolFragment], *, render: bool, now: float
-    ) -> DeltaFrame:
-        frame = self._frame_delta(text, deltas, self._render(now) if render else [])
+    ) -> list[Frame]:
+        shown = self._shown
+        *first, last = _portions(self._render(now) if render else [])
+        frames: list[Frame] = [self._frame_delta("", 0, ops, shown) for ops in first]
+        frame = self._frame_delta(text, deltas, last)
         if tools:
             frame["tools"] = tools
-        return frame
+        frames.append(frame)
+        return frames
 
-    def _frame_delta(self, text: str, deltas: int, ops: list[Op]) -> DeltaFrame:
+    def _frame_delta(self, text: str, deltas: int, ops: list[Op], shown: int | None = None) -> DeltaFrame:
         return {
             "type": "delta",
             "turn": self.turn,
@@ -141,11 +153,13 @@ class Projection:
             "text": text,
             "n": deltas,
             "ops": ops,
-            "shown": self._shown,
+            "shown": self._shown if shown is None else shown,
         }
 
-    def _end(self, event: Finished) -> EndFrame:
-        ops = self.renderer.finish()
+    def _end(self, event: Finished) -> list[Frame]:
+        shown = self._shown
+        *first, ops = _portions(self.renderer.finish())
+        frames: list[Frame] = [self._frame_delta("", 0, portion, shown) for portion in first]
         self._unrendered = False
         self._shown = self._chars
         self.ended = True
@@ -174,7 +188,8 @@ class Projection:
             frame["error"] = event.failure.to_wire()
         elif event.reason is not None:
             frame["reason"] = event.reason
-        return frame
+        frames.append(frame)
+        return frames
 
     def _render(self, now: float) -> list[Op]:
         self._costly = not self.renderer.cheap
@@ -198,3 +213,44 @@ def _fragment(event: ToolCallFragment) -> ToolFragment:
     if event.name is not None:
         fragment["name"] = event.name
     return fragment
+
+
+def _size(op: Op) -> int:
+    """The HTML (or text) an operation carries, in characters."""
+    size = len(op.get("html", "")) + len(op.get("text", ""))  # type: ignore[arg-type]
+    for block in op.get("blocks", ()):  # type: ignore[attr-defined]
+        size += len(block if isinstance(block, str) else block["html"])
+    return size
+
+
+def _portions(ops: list[Op]) -> list[list[Op]]:
+    """``ops`` in order, cut into portions of at most OPS_BUDGET characters of HTML each (an
+    ``insert`` of many blocks is cut between its blocks); always at least one portion."""
+    portions: list[list[Op]] = [[]]
+    used = 0
+    for op in ops:
+        pieces: list[Op] = [op]
+        if op["op"] == "insert" and _size(op) > OPS_BUDGET - used:
+            pieces = [{"op": "insert", "blocks": [block]} for block in op["blocks"]]
+        for piece in pieces:
+            size = _size(piece)
+            if used and used + size > OPS_BUDGET:
+                portions.append([])
+                used = 0
+            portions[-1].append(piece)
+            used += size
+    for portion in portions:
+        _merge_inserts(portion)
+    return portions
+
+
+def _merge_inserts(portion: list[Op]) -> None:
+    """Adjacent inserts (cut apart above) go back into one."""
+    merged: list[Op] = []
+    for op in portion:
+        last = merged[-1] if merged else None
+        if last is not None and last["op"] == "insert" and op["op"] == "insert":
+            last["blocks"] = last["blocks"] + op["blocks"]
+        else:
+            merged.append(op)
+    portion[:] = merged

@@ -5,10 +5,14 @@ tool calls and the end).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from server.demo.longform import huge_answer
+from server.demo.tokens import strip_marks
 from server.errors import UpstreamStreamError
 from server.turns.log import (
     Failure,
@@ -20,7 +24,7 @@ from server.turns.log import (
     UsageReported,
 )
 from server.turns.log import TurnState as EndState
-from server.turns.projection import Projection
+from server.turns.projection import OPS_BUDGET, Projection
 from server.upstream.events import (
     ContentDelta,
     Done,
@@ -311,3 +315,31 @@ def test_render_only_frames_write_nothing_to_the_log() -> None:
     assert third is not None
     assert third["n"] == 0
     assert len(relay.events) == before
+
+
+@pytest.mark.parametrize("at_once", [True, False], ids=["the-end-renders-it", "a-delta-renders-it"])
+def test_a_burst_s_render_goes_out_over_frames_of_bounded_size(at_once: bool) -> None:
+    answer = strip_marks(huge_answer())
+    projection = Projection("t_1", markdown=markdown())
+    frames: list[Frame] = [dict(f) for f in projection.project([Started(0, "t_1", "m", None)], 0.0)]
+    # The relay cuts text into batches of at most 64 KB; rendered only with the last (or only at
+    # the end), the whole answer's HTML is owed at once.
+    batches = [answer[i : i + 64 * 1024] for i in range(0, len(answer), 64 * 1024)]
+    for seq, batch in enumerate(batches, start=1):
+        render_now = not at_once and seq == len(batches)
+        frames += [
+            dict(f) for f in projection.project([TextAppended(seq, batch, 1)], 1.0 if render_now else 0.0)
+        ]
+    frames += [dict(f) for f in projection.project([Finished(len(batches) + 1, EndState.DONE, "stop")], 2.0)]
+    sizes = [len(json.dumps(f)) for f in frames]
+    # A frame: at most the budget's HTML (and its JSON escapes) and one batch of text.
+    assert max(sizes) < OPS_BUDGET * 1.1 + 64 * 1024, sizes
+    assert len(frames) > 4  # the ~1 MB of HTML came in several
+    assert [f["seq"] for f in frames] == list(range(len(frames)))
+    assert [f["type"] for f in frames][-1] == "end"
+    assert "".join(f.get("text", "") for f in frames) == answer
+    # Frames before the last of a render do not claim to show the text yet.
+    render_only = [f for f in frames if f["type"] == "delta" and not f["text"]]
+    assert render_only
+    assert all(f["shown"] < len(answer) for f in render_only)
+    assert page_html(frames) == canonical(markdown().render(answer, {"docId": "t_1"}))
