@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 import time
+from pathlib import Path
 from typing import cast
 
 from bench_runtime import HOST, quiet_gc
@@ -145,3 +147,9 @@ async def upstream_main(port: int, rate: float, paragraph: int, aligned: bool) -
     quiet_gc()
     async with server:
         await server.serve_forever()
+
+
+def upstream_argv(script: Path, port: int, rate: float, paragraph: int, aligned: bool) -> list[str]:
+    """How the orchestrators start this upstream: ``script`` (bridge.py) in its upstream role."""
+    argv = [sys.executable, str(script), "--role", "upstream", "--port", str(port), "--rate", str(rate)]
+    return [*argv, "--paragraph", str(paragraph), *(["--aligned"] if aligned else [])]
