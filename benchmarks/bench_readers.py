@@ -44,7 +44,7 @@ import psutil  # type: ignore[import-untyped]
 from bench_clients import Recorder, Stream, now_us
 from bench_processes import Processes, cpu_seconds, free_port, tail, wait_port
 from bench_runtime import HOST, MODEL
-from bench_upstream import upstream_argv
+from bench_upstream import CHUNK_HEAD, CHUNK_TAIL, upstream_argv
 
 from server.upstream.events import ContentDelta, Done, parse_event
 from server.upstream.sse import EventDecoder
@@ -55,6 +55,7 @@ NEEDS = {"httpx-aiohttp": ("httpx_aiohttp", "aiohttp"), "aiohttp": ("aiohttp",)}
 INSTALL = "INKSTREAM_EXTRAS=test,bench sh .ci/setup   (or: .venv/bin/pip install -e '.[test,bench]')"
 # As server/upstream/client.py sets them; the read timeout is per read.
 TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
+DISTURBED = 25.0  # % of a CPU used by other processes over a window: its figures are not trusted
 HEADERS = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
 
 
@@ -93,6 +94,18 @@ class Consumer:
                 elif isinstance(event, Done):
                     self.done = True
         return self.done
+
+
+def consumer_cost(reads: int = 20_000) -> float:
+    """CPU µs of the consumer's own work per read (decoding, parsing, recording), fed the
+    upstream's token events in a loop: what every stack's figure includes."""
+    rec = Recorder(win_start=0, win_end=2**62)
+    consumer = Consumer(rec, Reads(), Stream(0, reads, asyncio.get_running_loop().create_future()))
+    events = [CHUNK_HEAD + b"w%dn%d " % (k, now_us()) + CHUNK_TAIL for k in range(reads)]
+    started = time.process_time()
+    for event in events:
+        consumer.feed(event)
+    return (time.process_time() - started) / reads * 1e6
 
 
 def request_body(tokens: int) -> dict[str, Any]:
@@ -249,6 +262,7 @@ async def reader_main(args: argparse.Namespace) -> dict[str, Any]:
     with contextlib.suppress(Exception):
         if closer is not None:
             await closer.aclose() if hasattr(closer, "aclose") else await closer.close()
+    consumer_us = consumer_cost()
     delays = sorted(rec.delays)
 
     def pct(q: float) -> float | None:
@@ -262,6 +276,7 @@ async def reader_main(args: argparse.Namespace) -> dict[str, Any]:
         "completed": rec.completed,
         "errors": dict(rec.errors),
         "error_samples": rec.samples[:5],
+        "consumer_us": consumer_us,
         "p50_ms": pct(50),
         "p99_ms": pct(99),
     }
@@ -286,7 +301,10 @@ def run_readers(args: argparse.Namespace, script: Path) -> int:
     procs = Processes()
     workdir = Path(tempfile.mkdtemp(prefix="inkstream-readers-"))
     results: dict[str, Any] = {
-        "config": {k: getattr(args, k) for k in ("rate", "seconds", "ramp", "warmup", "paragraph", "rounds")},
+        "config": {
+            k: getattr(args, k)
+            for k in ("rate", "seconds", "ramp", "warmup", "paragraph", "rounds", "retries")
+        },
         "clients": clients,
         "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in os.getloadavg()]},
         "runs": [],
@@ -302,6 +320,14 @@ def run_readers(args: argparse.Namespace, script: Path) -> int:
                 order = clients[round_ % len(clients) :] + clients[: round_ % len(clients)]
                 for client in order:
                     run = read_phase(args, procs, script, workdir, upstream, port, client, n)
+                    for _ in range(args.retries):
+                        if run["cpu_others"] <= DISTURBED:
+                            break
+                        print(f"  {client}: others used {run['cpu_others']:.0f}%: again", flush=True)
+                        time.sleep(3.0)
+                        again = read_phase(args, procs, script, workdir, upstream, port, client, n)
+                        again["reruns"] = run.get("reruns", 0) + 1
+                        run = min(run, again, key=lambda r: r["cpu_others"])
                     run["round"] = round_ + 1
                     results["runs"].append(run)
                     print(
@@ -376,12 +402,12 @@ def read_phase(
         "cpu_reader": 100 * cpu["reader"] / wall,
         "cpu_upstream": 100 * cpu["upstream"] / wall,
         "cpu_others": max(0.0, 100 * (busy(machine1) - busy(machine0) - sum(cpu.values())) / wall),
-        **{k: seen[k] for k in ("p50_ms", "p99_ms", "completed", "errors", "error_samples")},
+        **{k: seen[k] for k in ("consumer_us", "p50_ms", "p99_ms", "completed", "errors", "error_samples")},
         "tokens_lost": streams * tokens - seen["tokens_received"],
     }
 
 
-MEDIANS = ("us_per_read", "us_per_token", "reads_per_s", "tokens_per_s", "p50_ms", "p99_ms")
+MEDIANS = ("us_per_read", "us_per_token", "consumer_us", "reads_per_s", "tokens_per_s", "p50_ms", "p99_ms")
 MEDIANS += ("cpu_reader", "cpu_upstream", "cpu_others")
 
 
@@ -397,9 +423,12 @@ def report(results: dict[str, Any], counts: list[int]) -> str:
         f"load before {machine['loadavg_before']}",
         "CPU of the reader process over the window / reads (a read: one piece of body handed to the "
         "consumer) and / tokens; ×protocol and ×httpx compare medians of the same run.",
+        "consumer: the decoding, parsing and recording every stack does per read, timed alone in the "
+        "reader process; stack = µs/read - consumer.",
     ]
     head = (
-        f"{'N':>5} {'client':>13} | {'µs/read':>8} {'(min-max)':>11} {'µs/token':>8} | {'×protocol':>9} "
+        f"{'N':>5} {'client':>13} | {'µs/read':>8} {'(min-max)':>11} {'µs/token':>8} {'consumer':>8} "
+        f"{'stack':>6} | {'×protocol':>9} "
         f"{'×httpx':>6} {'over floor':>10} | {'reads/s':>7} {'tok/s':>6} {'of':>6} | {'p50 ms':>6} "
         f"{'p99 ms':>6} | {'reader':>6} {'upstream':>8} {'others':>6} | {'errors':>6}"
     )
@@ -422,7 +451,7 @@ def report(results: dict[str, Any], counts: list[int]) -> str:
             med[client]["expected"] = mine[0]["expected_tokens_per_s"]
             med[client]["errors"] = sum(sum(r["errors"].values()) for r in mine)
             for r in mine:
-                if r["cpu_others"] > 25:
+                if r["cpu_others"] > DISTURBED:
                     notes.append(
                         f"  N={n} {client} round {r['round']}: others used {r['cpu_others']:.0f}% of a CPU: "
                         "disturbed, rerun"
@@ -438,7 +467,8 @@ def report(results: dict[str, Any], counts: list[int]) -> str:
             lo, hi = row["range"]
             lines.append(
                 f"{n:>5} {client:>13} | {fmt(us, '.1f'):>8} {f'({lo:.1f}-{hi:.1f})':>11} "
-                f"{fmt(row['us_per_token'], '.1f'):>8} | "
+                f"{fmt(row['us_per_token'], '.1f'):>8} {fmt(row['consumer_us'], '.1f'):>8} "
+                f"{fmt(us - row['consumer_us'] if row['consumer_us'] else None, '.1f'):>6} | "
                 f"{fmt(us / floor if floor else None, '.2f') + '×':>9} "
                 f"{fmt(us / base if base else None, '.2f') + '×':>6} "
                 f"{fmt(us - floor if floor else None, '+.1f'):>10} | {row['reads_per_s']:>7.0f} "

@@ -13,11 +13,11 @@ from typing import cast
 
 from bench_runtime import HOST, quiet_gc
 
-_CHUNK_HEAD = (
+CHUNK_HEAD = (
     b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,'
     b'"model":"bench","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":{"content":"'
 )
-_CHUNK_TAIL = b'"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n'
+CHUNK_TAIL = b'"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n'
 _ROLE = (
     b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,'
     b'"model":"bench","choices":[{"index":0,"delta":{"role":"assistant","content":""},'
@@ -118,7 +118,7 @@ class UpstreamConnection(asyncio.Protocol):
                 word = b"w%dn%d " % (k, time.time_ns() // 1000)
                 if paragraph and k % paragraph == paragraph - 1:
                     word += b"\\n\\n"
-                transport.write(_chunk(_CHUNK_HEAD + word + _CHUNK_TAIL))
+                transport.write(_chunk(CHUNK_HEAD + word + CHUNK_TAIL))
                 # Scheduled from the start, not from the last tick: a late tick does not slow the rate.
                 self._timer = loop.call_at(start + (k + 1) * period, tick, k + 1)
             else:

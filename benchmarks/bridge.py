@@ -505,6 +505,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, default=1, help="with --client: runs of each stack, interleaved"
     )
+    parser.add_argument(
+        "--retries", type=int, default=2, help="with --client: run a stack again if others were busy"
+    )
     # Internal: the same file runs the upstream and the clients.
     parser.add_argument(
         "--role",
