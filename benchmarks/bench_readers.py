@@ -100,12 +100,15 @@ def consumer_cost(reads: int = 20_000) -> float:
     """CPU µs of the consumer's own work per read (decoding, parsing, recording), fed the
     upstream's token events in a loop: what every stack's figure includes."""
     rec = Recorder(win_start=0, win_end=2**62)
-    consumer = Consumer(rec, Reads(), Stream(0, reads, asyncio.get_running_loop().create_future()))
-    events = [CHUNK_HEAD + b"w%dn%d " % (k, now_us()) + CHUNK_TAIL for k in range(reads)]
-    started = time.process_time()
-    for event in events:
-        consumer.feed(event)
-    return (time.process_time() - started) / reads * 1e6
+    consumer = Consumer(rec, Reads(), Stream(0, 3 * reads, asyncio.get_running_loop().create_future()))
+    events = [CHUNK_HEAD + b"w%dn%d " % (k, now_us()) + CHUNK_TAIL for k in range(3 * reads)]
+    best = float("inf")
+    for part in range(3):  # the least of three: a loop this short is easily disturbed
+        started = time.process_time()
+        for event in events[part * reads : (part + 1) * reads]:
+            consumer.feed(event)
+        best = min(best, time.process_time() - started)
+    return best / reads * 1e6
 
 
 def request_body(tokens: int) -> dict[str, Any]:
