@@ -323,14 +323,16 @@ def run_readers(args: argparse.Namespace, script: Path) -> int:
                 order = clients[round_ % len(clients) :] + clients[: round_ % len(clients)]
                 for client in order:
                     run = read_phase(args, procs, script, workdir, upstream, port, client, n)
-                    for _ in range(args.retries):
-                        if run["cpu_others"] <= DISTURBED:
+                    others = run["cpu_others"]
+                    for attempt in range(args.retries):
+                        if others <= DISTURBED:
                             break
-                        print(f"  {client}: others used {run['cpu_others']:.0f}%: again", flush=True)
+                        print(f"  {client}: others used {others:.0f}% of a CPU: again", flush=True)
                         time.sleep(3.0)
                         again = read_phase(args, procs, script, workdir, upstream, port, client, n)
-                        again["reruns"] = run.get("reruns", 0) + 1
-                        run = min(run, again, key=lambda r: r["cpu_others"])
+                        again["reruns"] = attempt + 1
+                        others = again["cpu_others"]
+                        run = min(run, again, key=lambda r: r["cpu_others"])  # the least disturbed
                     run["round"] = round_ + 1
                     results["runs"].append(run)
                     print(
