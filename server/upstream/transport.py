@@ -3,9 +3,10 @@
 httpx stays the client: it builds requests, adds headers, decodes ``Content-Encoding``, applies
 timeouts and raises its own exceptions. This module replaces only the wire underneath it, because
 that is where a streaming bridge spends its CPU. A model streams one token per network read, and
-httpx's default stack (httpcore, h11, anyio) costs about 85 µs of CPU per read on this project's
-2-core machine, against about 20 µs here (docs/architecture.md has the measurement): at 1,000
-streams of 25 tokens/s, the default stack alone needs more than a core.
+httpx's default stack (httpcore, h11, anyio) costs 88-95 µs of CPU per read on this project's
+2-core machine, against 25-35 µs through this transport's push path, which is the floor of a bare
+asyncio protocol (docs/architecture.md has the measurement and the command): at 1,000 streams of
+25 tokens/s, the default stack alone needs more than two cores.
 
 Each connection is a plain ``asyncio.Protocol``; responses are parsed in C by llhttp through
 httptools (which uvicorn already uses for its own HTTP). The read timeout is one timer per
