@@ -295,8 +295,8 @@ def run_readers(args: argparse.Namespace, script: Path) -> int:
     missing = missing_packages(clients)
     if missing:
         print(
-            f"--client {args.client} needs {' and '.join(missing)}, which are not installed. "
-            f"Install the bench extra:\n  {INSTALL}",
+            f"--client {args.client} needs {', '.join(m.replace('_', '-') for m in missing)} "
+            f"(not installed). Install the bench extra:\n  {INSTALL}",
             file=sys.stderr,
         )
         return 2
