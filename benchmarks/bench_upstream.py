@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 import time
+from pathlib import Path
 from typing import cast
 
 from bench_runtime import HOST, quiet_gc
 
-_CHUNK_HEAD = (
+CHUNK_HEAD = (
     b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,'
     b'"model":"bench","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":{"content":"'
 )
-_CHUNK_TAIL = b'"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n'
+CHUNK_TAIL = b'"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n'
 _ROLE = (
     b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,'
     b'"model":"bench","choices":[{"index":0,"delta":{"role":"assistant","content":""},'
@@ -116,7 +118,7 @@ class UpstreamConnection(asyncio.Protocol):
                 word = b"w%dn%d " % (k, time.time_ns() // 1000)
                 if paragraph and k % paragraph == paragraph - 1:
                     word += b"\\n\\n"
-                transport.write(_chunk(_CHUNK_HEAD + word + _CHUNK_TAIL))
+                transport.write(_chunk(CHUNK_HEAD + word + CHUNK_TAIL))
                 # Scheduled from the start, not from the last tick: a late tick does not slow the rate.
                 self._timer = loop.call_at(start + (k + 1) * period, tick, k + 1)
             else:
@@ -145,3 +147,9 @@ async def upstream_main(port: int, rate: float, paragraph: int, aligned: bool) -
     quiet_gc()
     async with server:
         await server.serve_forever()
+
+
+def upstream_argv(script: Path, port: int, rate: float, paragraph: int, aligned: bool) -> list[str]:
+    """How the orchestrators start this upstream: ``script`` (bridge.py) in its upstream role."""
+    argv = [sys.executable, str(script), "--role", "upstream", "--port", str(port), "--rate", str(rate)]
+    return [*argv, "--paragraph", str(paragraph), *(["--aligned"] if aligned else [])]

@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/bridge.py [--streams 1,50,200,1000] [--rate 25] [--seconds 20]
                                           [--idle 1000] [--quick] [--json results.json]
+    .venv/bin/python benchmarks/bridge.py --client httpx,transport,pump [--streams 200] [--rounds 3]
+
+With ``--client``, no Inkstream server: the upstream's streams are read through each client stack
+in a process of its own, for the CPU each costs per read (bench_readers.py says how).
 
 Three kinds of process, so CPU and memory are attributable (all on 127.0.0.1, all killed at exit):
 
@@ -53,7 +57,7 @@ from bench_clients import client_main, write_results
 from bench_processes import ROOT, Processes, cpu_seconds, free_port, tail, wait_http, wait_port
 from bench_report import fmt, report
 from bench_runtime import HOST, MODEL, raise_fd_limit, use_uvloop
-from bench_upstream import upstream_main
+from bench_upstream import upstream_argv, upstream_main
 
 
 def code_version() -> dict[str, Any]:
@@ -358,21 +362,9 @@ def orchestrate(args: argparse.Namespace) -> int:
     try:
         up_port, srv_port = free_port(), free_port()
         up_log, srv_log = workdir / "upstream.log", workdir / "server.log"
+        script = Path(__file__).resolve()
         upstream = procs.spawn(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--role",
-                "upstream",
-                "--port",
-                str(up_port),
-                "--rate",
-                str(args.rate),
-                "--paragraph",
-                str(args.paragraph),
-            ]
-            + (["--aligned"] if args.aligned else []),
-            log=up_log,
+            upstream_argv(script, up_port, args.rate, args.paragraph, args.aligned), log=up_log
         )
         env = dict(os.environ)
         env.update(
@@ -471,7 +463,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--streams", default="1,50,200,1000", help="concurrent streams per run, comma-separated"
+        "--streams", help="concurrent streams per run, comma-separated (default 1,50,200,1000; --client: 200)"
     )
     parser.add_argument("--rate", type=float, default=25.0, help="tokens per second per stream")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each stream")
@@ -504,10 +496,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="smoke test: N=1,50, 5 s streams, 200 idle sockets"
     )
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument(
+        "--client",
+        help="instead of the bridge: read --streams upstream streams through each of these client stacks "
+        "(comma-separated: httpx, httpx-aiohttp, aiohttp, transport, pump, protocol; all: every one) "
+        "and print CPU per read (bench_readers.py)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --client: runs of each stack, interleaved"
+    )
+    parser.add_argument(
+        "--retries", type=int, default=2, help="with --client: run a stack again if others were busy"
+    )
     # Internal: the same file runs the upstream and the clients.
     parser.add_argument(
         "--role",
-        choices=["orchestrator", "upstream", "client"],
+        choices=["orchestrator", "upstream", "client", "reader"],
         default="orchestrator",
         help=argparse.SUPPRESS,
     )
@@ -522,8 +526,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--deadline", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.client == "all":
+        args.client = "httpx,httpx-aiohttp,aiohttp,transport,pump,protocol"
+    if args.streams is None:
+        args.streams = "200" if args.client else "1,50,200,1000"
     if args.quick:
-        args.streams, args.seconds, args.ramp, args.warmup = "1,50", 5.0, 1.0, 1.0
+        args.seconds, args.ramp, args.warmup = 5.0, 1.0, 1.0
+        if not args.client:
+            args.streams = "1,50"
         args.idle = min(args.idle, 200)
     if args.role == "orchestrator" and args.seconds < args.ramp + args.warmup + 1.5:
         parser.error("--seconds must leave at least 1.5 s of window after --ramp and --warmup")
@@ -532,6 +542,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.role == "orchestrator" and args.client:
+        from bench_readers import run_readers  # imports the server's upstream package
+
+        return run_readers(args, Path(__file__).resolve())
     if args.role == "orchestrator":
         return orchestrate(args)
     raise_fd_limit()
@@ -540,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.role == "upstream":
             asyncio.run(upstream_main(args.port, args.rate, args.paragraph, args.aligned))
+        elif args.role == "reader":
+            from bench_readers import reader_main
+
+            Path(args.out).write_text(json.dumps(asyncio.run(reader_main(args))))
         else:
             rec = asyncio.run(client_main(args))
             if rec is not None:

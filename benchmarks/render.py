@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.markdown.document import RenderStats, StreamRenderer
 from server.markdown.engine import Markdown
+from server.turns.projection import Projection
 from server.turns.relay import Relay
 from server.upstream.events import ContentDelta, Done
 
@@ -151,23 +152,26 @@ def fixed_updates(text: str, size: int) -> list[str]:
 def relay_run(
     text: str, tokens_per_second: float, *, token: int = 4, null: bool = False
 ) -> tuple[float, Relay, list[float]]:
-    """The real relay on a simulated clock, driven as server/turns.py drives it: tokens at a
-    steady rate, frames when it says they are due, each flush's cost reported back (took()).
-    CPU of everything the relay does, and how long each token waited to be shown."""
-    relay = Relay("t", markdown=Markdown(), model="m", ref=None, max_fps=30.0, burst=4, now=0.0)
+    """The real relay and its projection on a simulated clock, driven as server/turns/runner.py
+    drives them: tokens at a steady rate, frames when the relay says they are due, each flush's
+    cost reported back (took()). CPU of everything they do, and how long each token waited to
+    be shown."""
+    projection = Projection("t", markdown=Markdown())
     if null:
-        relay.renderer = NullRenderer(Markdown())  # type: ignore[assignment]
+        projection.renderer = NullRenderer(Markdown())  # type: ignore[assignment]
+    relay = Relay(projection, model="m", ref=None, max_fps=30.0, burst=4, now=0.0)
     pieces = [text[i : i + token] for i in range(0, len(text), token)]
-    clock = time.perf_counter  # as server/turns.py measures
+    clock = time.perf_counter  # as server/turns/runner.py measures
     arrived: list[tuple[int, float]] = []
     shown: list[tuple[float, int]] = []
 
     def flush(now: float) -> None:
         started = clock()
-        frame = relay.flush(now)
-        relay.took(clock() - started)
-        if frame is not None and frame["ops"]:
-            shown.append((now, frame["shown"]))
+        step = relay.flush(now)
+        projection.took(clock() - started)
+        for frame in step.frames:
+            if frame["type"] == "delta" and frame["ops"]:
+                shown.append((now, frame["shown"]))
 
     def run() -> None:
         relay.start()
@@ -389,7 +393,7 @@ def main() -> int:
         f"at most 30/s): p50 {lag['p50_ms']:.0f} ms, p90 {lag['p90_ms']:.0f} ms, "
         f"p99 {lag['p99_ms']:.0f} ms, max {lag['max_ms']:.0f} ms"
     )
-    stats = relay.renderer.stats
+    stats = relay.projection.renderer.stats
     print(f"renderer: {stats.parsed_chars / len(text):.2f} characters parsed per character of answer")
     if not args.quick:
         report["shapes"] = {name: [round(r, 1) for r in ratios] for name, ratios in shapes().items()}
