@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from ..errors import UnknownTurn
 from .hub import UNWATCHED, Follower, Owner
-from .log import TextAppended, ToolCallFragment, TurnEvent
+from .log import TurnEvent
 
 
 class _Turn:
@@ -85,11 +85,8 @@ class MemoryHub:
         record = self._turns[turn]
         record.events.extend(events)
         record.frames.extend(frames)
-        record.size += sum(map(len, frames)) + sum(
-            len(e.text) if isinstance(e, TextAppended) else len(e.arguments)
-            for e in events
-            if isinstance(e, TextAppended | ToolCallFragment)
-        )
+        # The frames carry every character the events do (and their HTML), so they are the measure.
+        record.size += sum(map(len, frames))
         if frames:
             for feed in record.feeds:
                 feed.notify()

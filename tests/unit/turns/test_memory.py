@@ -169,7 +169,7 @@ def test_a_finished_turn_is_kept_for_the_retention_period_then_dropped() -> None
 
 def test_append_says_when_the_turn_outgrew_the_limit() -> None:
     async def test() -> None:
-        memory = hub(max_turn_size=10)
+        memory = hub(max_turn_size=6)
         memory.create("t", Owner())
         assert memory.append("t", [TextAppended(0, "abc", 1)], ["abc"])
         assert not memory.append("t", [TextAppended(1, "defg", 1)], ["defg"])
