@@ -15,15 +15,16 @@ from collections.abc import Callable, Sequence
 from ..errors import UnknownTurn
 from .hub import UNWATCHED, Follower, Owner
 from .log import TurnEvent
+from .packed import PackedLog
 
 
 class _Turn:
     def __init__(self, turn: str, owner: Owner) -> None:
         self.id = turn
         self.owner = owner
-        self.events: list[TurnEvent] = []
+        self.log = PackedLog()
         self.frames: list[str] = []
-        self.size = 0  # characters held: frames and the log's text
+        self.size = 0  # characters of frames held
         self.finished = False
         self.feeds: set[_Feed] = set()
         self.grace: asyncio.TimerHandle | None = None
@@ -83,7 +84,7 @@ class MemoryHub:
 
     def append(self, turn: str, events: Sequence[TurnEvent], frames: Sequence[str]) -> bool:
         record = self._turns[turn]
-        record.events.extend(events)
+        record.log.extend(events)
         record.frames.extend(frames)
         # The frames carry every character the events do (and their HTML), so they are the measure.
         record.size += sum(map(len, frames))
@@ -105,7 +106,7 @@ class MemoryHub:
     # ------------------------------------------------------------------ everyone's side
 
     async def read(self, turn: str, after: int = -1) -> list[TurnEvent]:
-        return self._get(turn).events[after + 1 :]
+        return self._get(turn).log.after(after)
 
     async def follow(self, turn: str, after: int, follower: Follower) -> _Feed:
         record = self._get(turn)
