@@ -11,7 +11,7 @@ the same dataclasses back, so the pack is invisible behind the hub.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from .log import TextAppended, TurnEvent
 
@@ -29,12 +29,14 @@ class PackedLog:
     def __len__(self) -> int:
         return len(self._deltas)
 
-    def extend(self, events: Iterable[TurnEvent]) -> None:
-        """Append events in order; their ``seq`` must continue the log without a gap."""
-        for event in events:
-            seq = len(self._deltas)
-            if event.seq != seq:
-                raise ValueError(f"event seq {event.seq} does not follow {seq - 1}")
+    def extend(self, events: Sequence[TurnEvent]) -> None:
+        """Append a batch in order; its ``seq`` must continue the log without a gap. A batch
+        that does not is refused whole, so the log never holds half of it."""
+        first = len(self._deltas)
+        for offset, event in enumerate(events):
+            if event.seq != first + offset:
+                raise ValueError(f"event seq {event.seq} does not follow {first + offset - 1}")
+        for seq, event in enumerate(events, first):
             if isinstance(event, TextAppended):
                 self._texts.append(event.text)
                 self._deltas.append(event.deltas)

@@ -74,12 +74,22 @@ def test_a_gap_or_a_repeat_is_refused_and_the_log_stays_as_it_was() -> None:
     assert log.after() == [Started(0, "t", "m", None), TextAppended(1, "a", 1)]
 
 
+def test_a_batch_with_a_gap_inside_is_refused_whole() -> None:
+    log = PackedLog()
+    log.extend([Started(0, "t", "m", None)])
+    with pytest.raises(ValueError, match="seq 4 does not follow 2"):
+        log.extend([TextAppended(1, "a", 1), TextAppended(2, "b", 1), TextAppended(4, "c", 1)])
+    assert log.after() == [Started(0, "t", "m", None)]
+    log.extend([TextAppended(1, "a", 1)])
+    assert len(log) == 2
+
+
 def test_text_events_add_no_objects_for_the_cycle_collector() -> None:
     log = PackedLog()
     log.extend([Started(0, "t", "m", None)])
     gc.collect()
     before = len(gc.get_objects())
-    log.extend(TextAppended(seq, f"token {seq}", 1) for seq in range(1, 20_001))
+    log.extend([TextAppended(seq, f"token {seq}", 1) for seq in range(1, 20_001)])
     gc.collect()
     # A log of dataclasses would add 20,000 here.
     assert len(gc.get_objects()) - before < 100
