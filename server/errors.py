@@ -5,6 +5,9 @@ at the edge that meets them, into one of these::
     ├── ConfigError                 a setting is missing or malformed (raised at start-up)
     ├── ProtocolError               a client frame we refuse; carries a wire ``code``
     ├── UnknownTurn                 a turn the hub does not hold (never was, or expired)
+    ├── StorageError                the database refused a read or write, or could not be reached
+    ├── NotFound                    no such conversation or message for this owner (or none at all)
+    ├── Busy                        the conversation already has an answer streaming
     └── TurnError                   a turn ended in error; shown inside its message
         ├── AnswerTooLarge          the answer outgrew max_turn_log_bytes
         ├── InternalError           a bug of ours; logged with its traceback
@@ -48,6 +51,31 @@ class UnknownTurn(InkstreamError):
     def __init__(self, turn: str) -> None:
         super().__init__(f"No turn {turn[:64]!r} here.")
         self.turn = turn
+
+
+class StorageError(InkstreamError):
+    """The database refused a read or write, or could not be reached (locked, down, disk full).
+
+    ``message`` is for the user and the log; it never holds the database URL's password."""
+
+    code = "storage_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(InkstreamError):
+    """No such conversation, message or turn *for this owner*: another owner's look exactly
+    like ones that do not exist."""
+
+    def __init__(self, what: str = "conversation") -> None:
+        super().__init__(f"No such {what}.")
+        self.what = what
+
+
+class Busy(InkstreamError):
+    """The conversation already has an answer streaming; a second would race it."""
 
 
 class TurnError(InkstreamError):

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     demo_ttft_ms: Seconds = 350.0
     demo_tokens_per_second: Positive = 60.0
 
+    # Storage: SQLite in data_dir unless DATABASE_URL names another database.
+    data_dir: str = "./data"
+    database_url: str | None = Field(None, validation_alias=_named("DATABASE_URL"), repr=False)
+    save_interval_ms: Positive = 1000.0  # a streaming answer is written at most this often
+    # Identity: the signing key of the owner cookie (generated into data_dir when unset), and
+    # the header an authenticating reverse proxy names the user in (off unless set).
+    secret_key: str | None = Field(None, repr=False)
+    trusted_user_header: str | None = None
+
     log_level: Level = "info"
 
     # Set by the CLI or a test, never read from the environment.
@@ -146,6 +155,17 @@ class Settings(BaseSettings):
         return self.render_interval_ms / 1000.0
 
     @property
+    def save_interval(self) -> float:
+        return self.save_interval_ms / 1000.0
+
+    @property
+    def storage_url(self) -> str:
+        """The SQLAlchemy URL of the database: DATABASE_URL, else SQLite in data_dir."""
+        if self.database_url is not None:
+            return self.database_url
+        return "sqlite+aiosqlite:///" + os.path.join(os.path.abspath(self.data_dir), "inkstream.db")
+
+    @property
     def demo_ttft(self) -> float:
         return self.demo_ttft_ms / 1000.0
 
@@ -209,6 +229,35 @@ class Settings(BaseSettings):
                 )
             hosts.append(host)
         return tuple(hosts)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        # The plain names the rest of the world uses mean the async drivers this server runs on.
+        aliases = {
+            "postgres": "postgresql+asyncpg",
+            "postgresql": "postgresql+asyncpg",
+            "sqlite": "sqlite+aiosqlite",
+        }
+        scheme = aliases.get(scheme, scheme)
+        if scheme not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+            raise ValueError(
+                "must be a postgresql:// (or postgresql+asyncpg://) or sqlite+aiosqlite:// URL, "
+                f"got one starting {value.split(':', 1)[0]!r}"
+            )
+        return scheme + "://" + value.split("://", 1)[1]
+
+    @field_validator("trusted_user_header")
+    @classmethod
+    def _header(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9-]+", value):
+            raise ValueError(f"must be a header name such as X-Forwarded-User, got {value!r}")
+        return value.lower()
 
     @field_validator("log_level", mode="before")
     @classmethod
