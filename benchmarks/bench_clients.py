@@ -313,7 +313,7 @@ class WSClient(asyncio.Protocol):
                 start = {
                     "type": "start",
                     "ref": f"s{self.stream.index}",
-                    "messages": [{"role": "user", "content": "hi"}],
+                    "text": "hi",
                     "max_tokens": self.stream.expected,
                 }
                 self.send(0x1, json.dumps(start).encode())

@@ -14,6 +14,7 @@ INTERRUPTED = {
     "code": "interrupted",
     "message": "The server stopped while this answer was streaming; the text saved until then is kept.",
 }
+NOT_STARTED = {"code": "internal", "message": "This answer could not be started."}
 
 
 @dataclass(frozen=True, slots=True)

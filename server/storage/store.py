@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import Busy, NotFound, StorageError
 from .engine import create_engine, describe, migrate
-from .records import INTERRUPTED, STREAMING, Begun, Conversation, Ending, Message, Progress
+from .records import INTERRUPTED, NOT_STARTED, STREAMING, Begun, Conversation, Ending, Message, Progress
 from .schema import TITLE, conversations, messages
 
 log = logging.getLogger("inkstream.storage")
@@ -211,9 +211,10 @@ class Store:
             raise NotFound("turn")
         return Message(**row)
 
-    async def save(self, message: str, progress: Progress, ending: Ending | None = None) -> None:
-        """Write a streaming answer's new text (and, with ``ending``, its end). A row that is
-        no longer streaming (deleted, or ended by a restart) is left alone."""
+    async def save(self, turn: str, progress: Progress, ending: Ending | None = None) -> bool:
+        """Write the new text of the answer ``turn`` streams (and, with ``ending``, its end).
+        False when the row is gone or no longer streaming (deleted, or ended by a restart): it
+        is left alone."""
         now = self._now()
         values: dict[str, Any] = {
             "text": func.substr(messages.c.text, 1, progress.base).concat(progress.chunk)
@@ -240,17 +241,27 @@ class Store:
         async with self._transaction() as db:
             result = await db.execute(
                 update(messages)
-                .where(messages.c.id == message, messages.c.state == STREAMING)
+                .where(messages.c.turn == turn, messages.c.state == STREAMING)
                 .values(**values)
             )
             if ending is not None and result.rowcount:
                 conversation = (
-                    select(messages.c.conversation).where(messages.c.id == message).scalar_subquery()
+                    select(messages.c.conversation).where(messages.c.turn == turn).scalar_subquery()
                 )
                 await db.execute(
                     update(conversations).where(conversations.c.id == conversation).values(updated_ms=now)
                 )
         self.answer_writes += 1
+        return bool(result.rowcount)
+
+    async def abandon(self, turn: str) -> None:
+        """The answer ``turn`` was recorded but never started: it ends as an error at once."""
+        async with self._transaction() as db:
+            await db.execute(
+                update(messages)
+                .where(messages.c.turn == turn, messages.c.state == STREAMING)
+                .values(state="error", error=NOT_STARTED, updated_ms=self._now())
+            )
 
     async def interrupt_streaming(self) -> int:
         """End every answer left streaming by a server that died: ``incomplete``, with what
@@ -297,7 +308,7 @@ def _branch(rows: Iterable[Message], leaf: str | None) -> list[Message]:
 
 
 def _fields(record: Conversation | Message) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__slots__}  # type: ignore[union-attr]
+    return {name: getattr(record, name) for name in record.__slots__}
 
 
 def _is(column: Any, value: str | None) -> Any:

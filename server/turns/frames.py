@@ -11,12 +11,22 @@ from typing import Any, Literal, NotRequired, TypedDict
 from ..markdown.ops import Op
 
 
+class _UserMessage(TypedDict):
+    id: str
+    text: str
+
+
 class StartFrame(TypedDict):
     type: Literal["start"]
     turn: str
     seq: int
     model: str
     ref: str | None
+    conversation: NotRequired[str]
+    title: NotRequired[str]
+    message: NotRequired[str]
+    user: NotRequired[_UserMessage]
+    regenerate: NotRequired[str | None]
 
 
 class ToolFragment(TypedDict):

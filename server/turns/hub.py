@@ -10,8 +10,9 @@ hands them what came after it and wakes them when more comes.
 Written with the next implementations in mind, all behind this same interface:
 
 * in memory (memory.py, today's): the owner and every follower live in this process;
-* SQL-backed persistence: the log is what gets stored (batches of events, at most about once
-  a second per turn), so a reload reads the same events the live page was shown;
+* SQL-backed persistence (stored.py, wrapping the memory hub): the log is what gets stored
+  (batches of its events, at most about once a second per turn), so a reload reads the same
+  text the live page was shown;
 * Redis Streams across instances: ``append`` is an XADD per batch (the writer never waits on
   it: writes are queued, which is why writing is synchronous here and reading is not), a feed
   is an XREAD from its cursor, ``cancel`` sets a flag the owner's instance watches, and the
@@ -61,9 +62,10 @@ class Feed(Protocol):
 class Hub(Protocol):
     # ------------------------------------------------------------------ the owner's side
 
-    def create(self, turn: str, owner: Owner) -> None:
-        """A new turn, written by ``owner`` alone. Its grace period starts now: nobody
-        following it by then cancels it."""
+    def create(self, turn: str, owner: Owner, user: str = "") -> None:
+        """A new turn, written by ``owner`` alone, readable by ``user`` alone (whose
+        conversation it answers). Its grace period starts now: nobody following it by then
+        cancels it."""
 
     def append(self, turn: str, events: Sequence[TurnEvent], frames: Sequence[str]) -> bool:
         """Add to the turn's log and frames; never waits. False once the turn has outgrown the
@@ -76,19 +78,25 @@ class Hub(Protocol):
 
     # ------------------------------------------------------------------ everyone's side
 
-    async def read(self, turn: str, after: int = -1) -> list[TurnEvent]:
+    # ``user`` names who asks: a turn of another user is unknown to them exactly like a turn
+    # that does not exist; None is the server itself.
+
+    async def read(self, turn: str, after: int = -1, *, user: str | None = None) -> list[TurnEvent]:
         """The log's events with ``seq > after``. Raises ``UnknownTurn``."""
         ...
 
-    async def follow(self, turn: str, after: int, follower: Follower) -> Feed:
+    async def follow(self, turn: str, after: int, follower: Follower, *, user: str | None = None) -> Feed:
         """A feed of the turn's frames with ``seq > after`` (-1: all), then the live ones, even
         when ``after`` is past what the turn has written yet. Raises ``UnknownTurn``."""
         ...
 
-    async def cancel(self, turn: str, reason: str) -> None:
+    async def cancel(self, turn: str, reason: str, *, user: str | None = None) -> None:
         """Ask the turn's owner to stop it (nothing happens to a turn that has ended). Raises
         ``UnknownTurn``."""
 
     def __len__(self) -> int:
         """Turns held, running or retained."""
         ...
+
+    async def aclose(self) -> None:
+        """Shut down (after the turns have ended): what is owed to storage is written first."""

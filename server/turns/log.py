@@ -47,11 +47,25 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where a turn's answer goes in storage: the conversation, the answer's message, and the
+    user's message it answers (a page that did not start the turn shows it from here)."""
+
+    conversation: str
+    title: str
+    message: str
+    user_id: str
+    user_text: str
+    regenerate: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Started:
     seq: int
     turn: str
     model: str  # asked for or configured; "" when the upstream's default is looked up later
     ref: str | None
+    place: Place | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,10 @@ from .packed import PackedLog
 
 
 class _Turn:
-    def __init__(self, turn: str, owner: Owner) -> None:
+    def __init__(self, turn: str, owner: Owner, user: str) -> None:
         self.id = turn
         self.owner = owner
+        self.user = user
         self.log = PackedLog()
         self.frames: list[str] = []
         self.size = 0  # characters of frames held
@@ -76,10 +77,10 @@ class MemoryHub:
 
     # ------------------------------------------------------------------ the owner's side
 
-    def create(self, turn: str, owner: Owner) -> None:
+    def create(self, turn: str, owner: Owner, user: str = "") -> None:
         if turn in self._turns:
             raise ValueError(f"turn {turn!r} exists")
-        record = self._turns[turn] = _Turn(turn, owner)
+        record = self._turns[turn] = _Turn(turn, owner, user)
         self._start_grace(record)
 
     def append(self, turn: str, events: Sequence[TurnEvent], frames: Sequence[str]) -> bool:
@@ -105,18 +106,21 @@ class MemoryHub:
 
     # ------------------------------------------------------------------ everyone's side
 
-    async def read(self, turn: str, after: int = -1) -> list[TurnEvent]:
-        return self._get(turn).log.after(after)
+    def holds(self, turn: str) -> bool:
+        return turn in self._turns
 
-    async def follow(self, turn: str, after: int, follower: Follower) -> _Feed:
-        record = self._get(turn)
+    async def read(self, turn: str, after: int = -1, *, user: str | None = None) -> list[TurnEvent]:
+        return self._get(turn, user).log.after(after)
+
+    async def follow(self, turn: str, after: int, follower: Follower, *, user: str | None = None) -> _Feed:
+        record = self._get(turn, user)
         feed = _Feed(record, after, follower, self)
         record.feeds.add(feed)
         self._stop_grace(record)
         return feed
 
-    async def cancel(self, turn: str, reason: str) -> None:
-        record = self._get(turn)
+    async def cancel(self, turn: str, reason: str, *, user: str | None = None) -> None:
+        record = self._get(turn, user)
         if not record.finished:
             record.owner.cancel(reason)
 
@@ -127,9 +131,9 @@ class MemoryHub:
 
     # ------------------------------------------------------------------ grace and retention
 
-    def _get(self, turn: str) -> _Turn:
+    def _get(self, turn: str, user: str | None) -> _Turn:
         record = self._turns.get(turn)
-        if record is None:
+        if record is None or (user is not None and user != record.user):
             raise UnknownTurn(turn)
         return record
 

@@ -125,13 +125,21 @@ class Projection:
     # ------------------------------------------------------------------ frames
 
     def _start(self, event: Started) -> StartFrame:
-        return {
+        frame: StartFrame = {
             "type": "start",
             "turn": self.turn,
             "seq": self._next(),
             "model": event.model,
             "ref": event.ref,
         }
+        if event.place is not None:
+            place = event.place
+            frame["conversation"] = place.conversation
+            frame["title"] = place.title
+            frame["message"] = place.message
+            frame["user"] = {"id": place.user_id, "text": place.user_text}
+            frame["regenerate"] = place.regenerate
+        return frame
 
     def _delta(
         self, text: str, deltas: int, tools: list[ToolFragment], *, render: bool, now: float

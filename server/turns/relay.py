@@ -19,6 +19,7 @@ from .frames import Frame
 from .log import (
     Failure,
     Finished,
+    Place,
     Started,
     TextAppended,
     ToolCallFragment,
@@ -57,6 +58,7 @@ class Relay:
         *,
         model: str,
         ref: str | None,
+        place: Place | None = None,
         max_fps: float,
         burst: int,
         now: float,
@@ -65,6 +67,7 @@ class Relay:
         self.turn = projection.turn
         self._model = model
         self._ref = ref
+        self._place = place
         self._seq = 0  # of the next log event
         self._bucket = TokenBucket(max_fps, burst, now)
         self._started = now
@@ -83,7 +86,8 @@ class Relay:
         self.ended = False
 
     def start(self) -> Step:
-        return self._step([Started(self._next(), self.turn, self._model, self._ref)], self._started)
+        started = Started(self._next(), self.turn, self._model, self._ref, self._place)
+        return self._step([started], self._started)
 
     def feed(self, event: UpstreamEvent, now: float) -> None:
         if self.ended:

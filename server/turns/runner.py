@@ -26,6 +26,7 @@ from ..upstream.messages import Message
 from .frames import encode
 from .hub import Hub
 from .load import PROBE_INTERVAL, Load
+from .log import Place
 from .projection import Projection
 from .relay import Relay, Step
 
@@ -44,6 +45,8 @@ class TurnRequest:
     model: str | None
     messages: tuple[Message, ...]
     max_tokens: int | None
+    place: Place | None = None  # where it is stored (None: not stored, e.g. a bare relay)
+    user: str = ""  # whose conversation: only they may follow or stop it
 
 
 class _Owner:
@@ -85,24 +88,30 @@ class Turns:
     def running(self, turn: str) -> bool:
         return turn in self._running
 
-    def start(self, request: TurnRequest) -> str:
-        """Start a turn; its id. Its ``start`` frame is in the hub before this returns."""
+    @staticmethod
+    def new_id() -> str:
+        return "t_" + secrets.token_urlsafe(12)
+
+    def start(self, request: TurnRequest, turn: str | None = None) -> str:
+        """Start a turn (with the id given, e.g. the one its stored answer names); its id. Its
+        ``start`` frame is in the hub before this returns."""
         if self._closing:
             raise ProtocolError("shutting_down", "The server is shutting down; try again in a moment.")
         settings = self._settings
         loop = asyncio.get_running_loop()
-        turn = "t_" + secrets.token_urlsafe(12)
+        turn = turn or self.new_id()
         projection = Projection(turn, markdown=self._markdown, render_interval=settings.render_interval)
         relay = Relay(
             projection,
             model=request.model or settings.model or "",
             ref=request.ref,
+            place=request.place,
             max_fps=settings.max_fps,
             burst=settings.burst_frames,
             now=loop.time(),
         )
         owner = _Owner(turn, request, relay)
-        self._hub.create(turn, owner)
+        self._hub.create(turn, owner, request.user)
         self._running[turn] = owner
         self._write(owner, relay.start())
         if self._probe is None:

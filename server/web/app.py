@@ -4,6 +4,8 @@ Wiring only."""
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -16,14 +18,23 @@ from starlette.templating import Jinja2Templates
 from ..demo import create_demo_app
 from ..markdown.engine import Markdown
 from ..settings import DEMO_PATH, Settings
+from ..storage.engine import describe
+from ..storage.store import Store
+from ..turns.history import History
 from ..turns.memory import MemoryHub
 from ..turns.runner import Turns
+from ..turns.stored import StoredHub
 from ..upstream.catalog import Catalog
 from ..upstream.client import Upstream, create_client
 from .assets import asset_dir
+from .conversations import conversation, export, list_conversations, page
 from .headers import SecurityHeaders
+from .identity import Identity, Owners, load_secret
 from .pages import health, highlight_css, index, models, stylesheet
-from .socket import WebSocketEndpoint
+from .socket import Services, WebSocketEndpoint
+from .watchers import Watchers
+
+log = logging.getLogger("inkstream.web")
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -32,27 +43,43 @@ def create_app(settings: Settings) -> Starlette:
         client = create_client(settings)
         upstream = Upstream(settings, client)
         catalog = Catalog(settings, upstream)
-        hub = MemoryHub(
+        if settings.database_url is None:
+            os.makedirs(settings.data_dir, exist_ok=True)
+        identity = Identity(load_secret(settings.secret_key, settings.data_dir), settings.trusted_user_header)
+        store = await Store.open(settings.storage_url)
+        memory = MemoryHub(
             grace=settings.grace_period,
             retention=settings.turn_retention,
             max_turn_size=settings.max_turn_log_bytes,
         )
-        turns = Turns(settings, hub, Markdown(), upstream, catalog)
+        hub = StoredHub(memory, store, interval=settings.save_interval)
+        markdown = Markdown()
+        turns = Turns(settings, hub, markdown, upstream, catalog)
         app.state.settings = settings
         app.state.templates = Jinja2Templates(directory=str(asset_dir("templates")))
         app.state.catalog = catalog
         app.state.hub = hub
+        app.state.store = store
         app.state.turns = turns
+        app.state.markdown = markdown
+        app.state.identity = identity
+        app.state.services = Services(settings, turns, hub, History(store, turns), Watchers(), markdown)
         app.state.highlight_css = highlight_css()
+        log.info("storage: %s", describe(settings.storage_url))
         try:
             yield
         finally:
             await turns.aclose()
             await hub.aclose()
+            await store.close()
             await client.aclose()
 
     routes = [
         Route("/", index),
+        Route("/c/{cid:str}.{kind:str}", export),
+        Route("/c/{cid:str}", page),
+        Route("/api/conversations", list_conversations),
+        Route("/api/conversations/{cid:str}", conversation, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/models", models),
         Route("/healthz", health),
         Route("/assets/highlight.css", stylesheet),
@@ -65,5 +92,6 @@ def create_app(settings: Settings) -> Starlette:
     middleware = [
         Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.trusted_hosts()), www_redirect=False),
         Middleware(SecurityHeaders),
+        Middleware(Owners),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pygments.formatters import HtmlFormatter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -10,15 +12,24 @@ from .. import __version__
 from ..errors import UpstreamError
 
 
-async def index(request: Request) -> Response:
+def render_page(request: Request, boot: dict[str, Any] | None, *, status: int = 200) -> Response:
+    """The chat page: empty (a new chat), with a stored conversation (``boot``), or, with
+    404 or 503, saying the conversation cannot be shown."""
     settings = request.app.state.settings
     templates = request.app.state.templates
-    response: Response = templates.TemplateResponse(
-        request,
-        "index.html",
-        {"demo": settings.demo, "version": __version__, "model": settings.model or ""},
-    )
+    context = {
+        "demo": settings.demo,
+        "version": __version__,
+        "model": settings.model or "",
+        "boot": boot,
+        "status": status,
+    }
+    response: Response = templates.TemplateResponse(request, "index.html", context, status_code=status)
     return response
+
+
+async def index(request: Request) -> Response:
+    return render_page(request, None)
 
 
 async def models(request: Request) -> Response:

@@ -23,11 +23,13 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import ErrorDetails
 
 from ..errors import ProtocolError
-from ..text import has_surrogate
-from ..upstream.messages import Message
+from ..text import clean_text, has_surrogate
 
-PROTOCOL_VERSION = 2  # 2: render operations name the blocks they act on (docs/protocol.md)
-MAX_MESSAGES = 500
+# 2: render operations name the blocks they act on; 3: the server owns the history (a start
+# names its conversation and brings one new message), stored messages, watching a conversation.
+PROTOCOL_VERSION = 3
+MAX_TEXT = 200_000  # characters of one user message
+MAX_ID = 64
 MAX_REF = 128
 MAX_MODEL = 256
 MAX_TURN_ID = 64
@@ -42,23 +44,49 @@ def _whole_characters(value: str) -> str:
 
 Model = Annotated[StrictStr, Field(max_length=MAX_MODEL), AfterValidator(_whole_characters)]
 TurnId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TURN_ID)]
+StoredId = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID)]
+
+
+def _has_words(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+UserText = Annotated[
+    StrictStr, Field(max_length=MAX_TEXT), AfterValidator(clean_text), AfterValidator(_has_words)
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Start:
-    """Begin a turn: the conversation so far, the last message being the user's."""
+    """Begin a turn in a stored conversation (none: a new one) with the user's new message,
+    or another answer to the message an earlier answer (``regenerate``) answered."""
 
     ref: str | None = None
+    conversation: StoredId | None = None
+    text: UserText | None = None
+    regenerate: StoredId | None = None
     model: Model | None = None
-    messages: Annotated[tuple[Message, ...], Field(min_length=1, max_length=MAX_MESSAGES)]
     max_tokens: Annotated[StrictInt, Field(gt=0, le=MAX_TOKENS)] | None = None
     type: Literal["start"] = "start"
 
     @model_validator(mode="after")
-    def _last_is_the_user_s(self) -> Start:
-        if self.messages[-1].role != "user":
-            raise ValueError("The last message must be the user's")
+    def _one_of_text_or_regenerate(self) -> Start:
+        if (self.text is None) == (self.regenerate is None):
+            raise ValueError("A start needs either 'text' (a new message) or 'regenerate' (an answer's id)")
+        if self.regenerate is not None and self.conversation is None:
+            raise ValueError("'regenerate' needs the 'conversation' the answer is in")
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Be told of turns that start in a conversation (from another tab); None: stop."""
+
+    conversation: StoredId | None
+    ref: str | None = None
+    type: Literal["watch"] = "watch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +120,7 @@ class Hello:
     type: Literal["hello"] = "hello"
 
 
-ClientFrame = Start | Stop | Subscribe | Ping | Hello
+ClientFrame = Start | Stop | Subscribe | Watch | Ping | Hello
 _FRAMES: TypeAdapter[ClientFrame] = TypeAdapter(Annotated[ClientFrame, Field(discriminator="type")])
 
 
@@ -128,14 +156,12 @@ def _refusal(errors: list[ErrorDetails], kind: str, ref: str | None) -> Protocol
 
 
 def _sentence(error: ErrorDetails) -> str:
-    """``messages[0].role: Input should be 'system', 'user' or 'assistant'.``"""
+    """``'text': String should have at most 200000 characters.``"""
     path = ""
     for part in error["loc"][1:]:  # the first is the frame's type (the union's tag)
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     # The wire speaks JSON: its arrays are lists, whatever Python holds them in.
     message = str(error["msg"]).removeprefix("Value error, ").replace("uple", "ist")
-    if path.startswith("messages[") and path.endswith("]") and error["type"] == "dataclass_type":
-        message = "Each message must be an object with a role and a content"
     return f"'{path}': {message}." if path else f"{message}."
 
 
@@ -156,3 +182,20 @@ def error_frame(code: str, message: str, *, ref: str | None = None, **extra: Any
 
 def pong_frame(ref: str | None) -> dict[str, Any]:
     return {"type": "pong"} if ref is None else {"type": "pong", "ref": ref}
+
+
+def turn_frame(conversation: str, turn: str) -> dict[str, Any]:
+    """A turn started in a watched conversation (from another socket)."""
+    return {"type": "turn", "conversation": conversation, "turn": turn}
+
+
+def message_frame(turn: str, conversation: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A turn's answer as stored, for a turn the server no longer holds in memory."""
+    return {"type": "message", "turn": turn, "conversation": conversation, "message": message}
+
+
+def storage_frame(turn: str, ok: bool, message: str) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "storage", "ok": ok, "turn": turn, "message": message}
+    if not ok:
+        frame["code"] = "storage_unavailable"
+    return frame

@@ -17,29 +17,39 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import __version__
-from ..errors import ProtocolError, UnknownTurn
+from ..errors import Busy, NotFound, ProtocolError, StorageError, UnknownTurn
+from ..markdown.engine import Markdown
 from ..settings import Settings
 from ..turns.frames import encode
-from ..turns.hub import Feed, Hub
+from ..turns.history import Ask, History
+from ..turns.hub import Feed
 from ..turns.rate import TokenBucket
-from ..turns.runner import USER_STOP, TurnRequest, Turns
+from ..turns.runner import USER_STOP, Turns
+from ..turns.stored import StoredHub
 from .protocol import (
-    Hello,
+    ClientFrame,
     Ping,
     Start,
     Stop,
     Subscribe,
+    Watch,
     error_frame,
     hello_frame,
+    message_frame,
     parse_client_frame,
     pong_frame,
+    storage_frame,
 )
+from .transcript import message_wire
+from .watchers import Watchers
 
 log = logging.getLogger("inkstream.ws")
 
@@ -66,17 +76,39 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: t
     return parts.scheme == page_scheme and parts.netloc == host.strip().lower() and not parts.path
 
 
-class Connection:
-    """One socket: what it follows, and its sender."""
+NOT_FOUND = "No such conversation (it was deleted, or it is not yours)."
+BUSY = "An answer is still streaming in this conversation: stop it, or wait for it to end."
+UNSAVED = "The database is unavailable, so this message could not be recorded; try again in a moment."
+GONE = "This answer is no longer on the server (it restarted, or the answer expired)."
 
-    def __init__(self, websocket: WebSocket, send: Send, turns: Turns, hub: Hub, settings: Settings) -> None:
+
+@dataclass(frozen=True)
+class Services:
+    """What every socket uses, from the app's lifespan."""
+
+    settings: Settings
+    turns: Turns
+    hub: StoredHub
+    history: History
+    watchers: Watchers
+    markdown: Markdown
+
+
+class Connection:
+    """One socket: whose it is, what it follows and watches, and its sender."""
+
+    def __init__(self, websocket: WebSocket, send: Send, services: Services, user: str) -> None:
         self._ws = websocket
         # Frames go straight to the ASGI send: WebSocket.send_text adds a state check and a
         # coroutine per frame, and frames are most of what this server sends.
         self._send = send
-        self._turns = turns
-        self._hub = hub
-        self._settings = settings
+        self._services = services
+        self._user = user
+        self._turns = services.turns
+        self._hub = services.hub
+        self._settings = settings = services.settings
+        self._watching: str | None = None
+        self._posts: set[asyncio.Task[None]] = set()
         self._feeds: dict[str, Feed] = {}
         self._wake: asyncio.Future[None] | None = None  # the sender waits on it for frames
         self._woken = False  # frames arrived while the sender was busy
@@ -99,8 +131,19 @@ class Connection:
         else:
             self._woken = True
 
+    def post(self, frame: dict[str, Any]) -> None:
+        """Send a frame outside any turn's feed soon (watchers, the saver's news)."""
+        task = self._loop.create_task(self._send_now(frame))
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
+
+    def saving(self, turn: str, ok: bool, message: str) -> None:
+        if turn in self._feeds:
+            self.post(storage_frame(turn, ok, message))
+
     async def run(self) -> None:
         sender = self._sender = asyncio.create_task(self._send_loop())
+        self._hub.listen(self)
         try:
             await self._send_now(
                 hello_frame(
@@ -117,6 +160,11 @@ class Connection:
         finally:
             # Stop watching first: the grace period of the turns this socket followed must
             # start even if closing below hangs on a full socket.
+            self._hub.unlisten(self)
+            if self._watching is not None:
+                self._services.watchers.unwatch(self._watching, self)
+            for task in self._posts:
+                task.cancel()
             for feed in self._feeds.values():
                 feed.close()
             self._feeds.clear()
@@ -182,38 +230,80 @@ class Connection:
             except ProtocolError as error:
                 await self._refuse(error)
 
-    async def _handle(self, frame: Start | Stop | Subscribe | Ping | Hello) -> None:
+    async def _handle(self, frame: ClientFrame) -> None:
         if isinstance(frame, Start):
-            self._started = [t for t in self._started if self._turns.running(t)]
-            if len(self._started) >= self._settings.max_turns_per_socket:
-                raise ProtocolError(
-                    "too_many_turns",
-                    ref=frame.ref,
-                    message=f"At most {self._settings.max_turns_per_socket} answers may stream at once "
-                    "per connection.",
-                )
-            request = TurnRequest(
-                ref=frame.ref, model=frame.model, messages=frame.messages, max_tokens=frame.max_tokens
-            )
-            turn = self._turns.start(request)
-            self._started.append(turn)
-            self._feeds[turn] = await self._hub.follow(turn, -1, self)
-            self.notify()
+            await self._start(frame)
         elif isinstance(frame, Stop):
             with self._known(frame.ref):
-                await self._hub.cancel(frame.turn, USER_STOP)
+                await self._hub.cancel(frame.turn, USER_STOP, user=self._user)
         elif isinstance(frame, Subscribe):
-            with self._known(frame.ref):
-                # Frames up to `after` are the client's already: start right after, even if the
-                # turn has not got that far yet.
-                feed = await self._hub.follow(frame.turn, frame.after, self)
-            old = self._feeds.get(frame.turn)
-            self._feeds[frame.turn] = feed
-            if old is not None:
-                old.close()
-            self.notify()
+            await self._subscribe(frame)
+        elif isinstance(frame, Watch):
+            if frame.conversation is not None:
+                with self._stored(frame.ref):
+                    await self._services.history.store.conversation(self._user, frame.conversation)
+            self._services.watchers.watch(frame.conversation, self, self._watching)
+            self._watching = frame.conversation
         elif isinstance(frame, Ping):
             await self._send_now(pong_frame(frame.ref))
+
+    async def _start(self, frame: Start) -> None:
+        self._started = [t for t in self._started if self._turns.running(t)]
+        if len(self._started) >= self._settings.max_turns_per_socket:
+            raise ProtocolError(
+                "too_many_turns",
+                ref=frame.ref,
+                message=f"At most {self._settings.max_turns_per_socket} answers may stream at once "
+                "per connection.",
+            )
+        ask = Ask(
+            user=self._user,
+            ref=frame.ref,
+            conversation=frame.conversation,
+            text=frame.text,
+            regenerate=frame.regenerate,
+            model=frame.model,
+            max_tokens=frame.max_tokens,
+        )
+        with self._stored(frame.ref):
+            turn, begun = await self._services.history.start(ask)
+        self._started.append(turn)
+        self._feeds[turn] = await self._hub.follow(turn, -1, self, user=self._user)
+        self.notify()
+        self._services.watchers.started(begun.conversation.id, turn, self)
+
+    async def _subscribe(self, frame: Subscribe) -> None:
+        try:
+            # Frames up to `after` are the client's already: start right after, even if the
+            # turn has not got that far yet.
+            feed = await self._hub.follow(frame.turn, frame.after, self, user=self._user)
+        except UnknownTurn:
+            # Not in memory any more: what the store has of it is the answer, whole.
+            try:
+                stored = await self._services.history.store.message_of_turn(self._user, frame.turn)
+            except (NotFound, StorageError):
+                raise ProtocolError("unknown_turn", GONE, ref=frame.ref) from None
+            wire = message_wire(stored, self._services.markdown)
+            await self._send_now(message_frame(frame.turn, stored.conversation, wire))
+            return
+        old = self._feeds.get(frame.turn)
+        self._feeds[frame.turn] = feed
+        if old is not None:
+            old.close()
+        self.notify()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _stored(ref: str | None) -> Iterator[None]:
+        try:
+            yield
+        except NotFound:
+            raise ProtocolError("not_found", NOT_FOUND, ref=ref) from None
+        except Busy:
+            raise ProtocolError("conversation_busy", BUSY, ref=ref) from None
+        except StorageError as error:
+            log.warning("a start could not be recorded: %s", error.message)
+            raise ProtocolError("storage_unavailable", UNSAVED, ref=ref) from None
 
     @staticmethod
     @contextlib.contextmanager
@@ -221,11 +311,7 @@ class Connection:
         try:
             yield
         except UnknownTurn:
-            raise ProtocolError(
-                "unknown_turn",
-                "This answer is no longer on the server (it restarted, or the answer expired).",
-                ref=ref,
-            ) from None
+            raise ProtocolError("unknown_turn", GONE, ref=ref) from None
 
     async def _refuse(self, error: ProtocolError) -> None:
         await self._send_now(error_frame(error.code, error.message, ref=error.ref))
@@ -300,6 +386,6 @@ async def _serve(scope: Scope, receive: Receive, send: Send) -> None:
         await websocket.close(CLOSE_POLICY)
         return
     await websocket.accept()
-    connection = Connection(websocket, send, state.turns, state.hub, settings)
+    connection = Connection(websocket, send, state.services, websocket.scope["state"]["owner"])
     with contextlib.suppress(WebSocketDisconnect, OSError):
         await connection.run()

@@ -5,6 +5,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 
+from tests.support.postgres import PostgresServer
 from tests.support.server import Running, serve
 from tests.support.upstream import FakeUpstream
 
@@ -25,3 +26,12 @@ def bridge(upstream: FakeUpstream) -> Iterator[Running]:
 @pytest.fixture
 def server_factory() -> Callable[..., AbstractContextManager[Running]]:
     return serve
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway real PostgreSQL server on a free loopback port, shared by the session.
+
+    A test that stops it (an outage) must start it again before it ends."""
+    with PostgresServer() as server:
+        yield server

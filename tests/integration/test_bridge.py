@@ -227,14 +227,14 @@ def test_a_turn_outlives_its_socket_and_resumes_without_loss(bridge: Running, up
             ]
         ),
     )
-    first = Client(bridge.ws)
+    first = Client(bridge.ws, cookie=bridge.cookie)
     turn = first.start("hi", model="m")
     seen = [first.recv()]
     while not seen[-1].get("text"):
         seen.append(first.recv())
     last_seq = seen[-1]["seq"]
     first.close()  # the browser went away mid-answer
-    with Client(bridge.ws) as second:
+    with Client(bridge.ws, cookie=bridge.cookie) as second:
         second.send({"type": "subscribe", "turn": turn, "after": last_seq})
         rest = second.until_end(turn)
     assert rest[0]["seq"] == last_seq + 1

@@ -35,8 +35,8 @@ SECRET = "sk-test-DO-NOT-LEAK-1234567890abcdef"
         ("[1, 2, 3]", "bad_frame"),
         (json.dumps({"no": "type"}), "bad_frame"),
         (json.dumps({"type": "launch_missiles"}), "unknown_type"),
-        (json.dumps({"type": "start", "messages": []}), "invalid"),
-        (json.dumps({"type": "start", "messages": [{"role": [], "content": "x"}]}), "invalid"),
+        (json.dumps({"type": "start", "text": ""}), "invalid"),
+        (json.dumps({"type": "start", "messages": [{"role": "user", "content": "x"}]}), "invalid"),
         ("[" * 100_000, "bad_json"),
         (json.dumps({"type": "stop", "turn": "t_nope"}), "unknown_turn"),
         (json.dumps({"type": "subscribe", "turn": "t_nope", "after": -1}), "unknown_turn"),
@@ -58,7 +58,7 @@ def test_bad_frames_get_a_typed_error_and_the_socket_lives_on(frame: str | bytes
 
 def test_an_error_names_the_frame_it_refuses() -> None:
     with serve() as running, Client(running.ws) as client:
-        client.send({"type": "start", "ref": "mine", "messages": [{"role": "assistant", "content": "x"}]})
+        client.send({"type": "start", "ref": "mine", "text": "   "})
         error = client.error()
         assert (error["code"], error["ref"]) == ("invalid", "mine")
 
@@ -101,9 +101,7 @@ def test_too_many_turns_at_once(upstream: FakeUpstream) -> None:
     ):
         client.start("a", model="slow", ref="a")
         client.start("b", model="slow", ref="b")
-        client.send(
-            {"type": "start", "ref": "c", "model": "slow", "messages": [{"role": "user", "content": "c"}]}
-        )
+        client.send({"type": "start", "ref": "c", "model": "slow", "text": "c"})
         error = client.error()
         assert (error["code"], error["ref"]) == ("too_many_turns", "c")
 
@@ -119,9 +117,7 @@ def test_a_stalled_reader_is_dropped_and_others_are_served(upstream: FakeUpstrea
         tiny.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         # A client that never reads: once its queue and socket buffer are full, sends block.
         stalled = Client(running.ws, max_queue=1, max_size=None, sock=tiny, close_timeout=0.5)
-        stalled.send(
-            {"type": "start", "ref": "s", "model": "firehose", "messages": [{"role": "user", "content": "x"}]}
-        )
+        stalled.send({"type": "start", "ref": "s", "model": "firehose", "text": "x"})
         with Client(running.ws) as bystander:
             turn = bystander.start("hi", model="m")
             assert text_of(bystander.until_end(turn)) == "others are served"

@@ -14,8 +14,14 @@ Frame = dict[str, Any]
 
 
 class Client:
-    def __init__(self, url: str, *, origin: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, url: str, *, origin: str | None = None, cookie: str | None = None, **options: Any
+    ) -> None:
+        """``cookie`` (``Running.cookie``) makes the socket one owner's: without it each socket
+        is an owner of its own, and cannot see another socket's turns."""
         headers = {"Origin": origin} if origin else {}
+        if cookie:
+            headers["Cookie"] = cookie
         self._stack = contextlib.ExitStack()
         self.ws: ClientConnection = self._stack.enter_context(
             connect(url, additional_headers=headers or None, open_timeout=5, **options)
@@ -23,6 +29,7 @@ class Client:
         self.hello = self.recv()
         assert self.hello["type"] == "hello", self.hello
         self.other: list[Frame] = []  # frames seen while waiting for something else
+        self.last_start: Frame = {}
 
     def __enter__(self) -> Client:
         return self
@@ -43,13 +50,17 @@ class Client:
         return frame
 
     def start(self, content: str = "hi", *, ref: str = "r1", **fields: Any) -> str:
-        """Send a start frame; return the new turn's id."""
-        self.send({"type": "start", "ref": ref, "messages": [{"role": "user", "content": content}], **fields})
+        """Send a start frame (a new message; a new conversation unless ``conversation`` is
+        given); return the new turn's id. Its ``start`` frame is kept in ``last_start``."""
+        self.send({"type": "start", "ref": ref, "text": content, **fields})
         while True:
             frame = self.recv()
             if frame.get("type") == "start" and frame.get("ref") == ref:
                 assert frame["seq"] == 0
+                self.last_start = frame
                 return str(frame["turn"])
+            if frame.get("type") == "error" and frame.get("ref") == ref:
+                raise AssertionError(f"start refused: {frame}")
             self.other.append(frame)
 
     def until_end(self, turn: str, timeout: float = 20.0) -> list[Frame]:

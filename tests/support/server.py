@@ -9,7 +9,10 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,6 +28,7 @@ class Running:
     settings: Settings
     port: int
     log: list[str]
+    cookie: str = ""  # an owner's cookie ("inkstream_owner=…"), as the page gets on its first visit
 
     @property
     def http(self) -> str:
@@ -48,6 +52,12 @@ class _Collect(logging.Handler):
 def serve(settings: Settings | None = None, **overrides: object) -> Iterator[Running]:
     """Start the app; on failure the collected server log is part of the test output."""
     base = settings if settings is not None else Settings()
+    scratch = None
+    if "data_dir" not in overrides and base.data_dir == Settings.model_fields["data_dir"].default:
+        # Each test server stores in a directory of its own, gone afterwards, unless the test
+        # names one (to restart on the same data).
+        scratch = tempfile.TemporaryDirectory(prefix="inkstream-data-")
+        overrides["data_dir"] = scratch.name
     base = base.replace(**overrides)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
@@ -79,7 +89,7 @@ def serve(settings: Settings | None = None, **overrides: object) -> Iterator[Run
             if failure or not thread.is_alive():
                 raise RuntimeError(f"server did not start: {failure!r}\n" + "\n".join(log))
             threading.Event().wait(0.01)
-        yield Running(final, port, log)
+        yield Running(final, port, log, owner_cookie(f"http://127.0.0.1:{port}"))
     finally:
         server.should_exit = True
         thread.join(10)
@@ -87,8 +97,20 @@ def serve(settings: Settings | None = None, **overrides: object) -> Iterator[Run
         for logger, level in zip(loggers, levels, strict=True):
             logger.removeHandler(handler)
             logger.setLevel(level)
+        if scratch is not None:
+            scratch.cleanup()
         if thread.is_alive():  # pragma: no cover
             raise RuntimeError("server thread did not stop")
+
+
+def owner_cookie(http: str) -> str:
+    """What a first visit to the page sets: the ``Cookie`` header value of a new owner."""
+    try:
+        with urllib.request.urlopen(http + "/healthz", timeout=10) as response:
+            header = response.headers.get("set-cookie", "")
+    except urllib.error.HTTPError:
+        return ""  # a server set to refuse this Host (its tests need no owner)
+    return str(header).split(";", 1)[0]
 
 
 def run_coroutine(coro: object) -> object:
@@ -110,6 +132,10 @@ def serve_process(*, nice: int = 0, **env: str) -> Iterator[Process]:
     """``python -m server`` as its own process; ``env`` adds INKSTREAM_* settings. ``nice``
     lowers its priority, for tests of the browser that must not measure the server's share of
     this machine's two cores (in production the server is not on the reader's machine)."""
+    scratch = None
+    if "INKSTREAM_DATA_DIR" not in env and "DATABASE_URL" not in env:
+        scratch = tempfile.TemporaryDirectory(prefix="inkstream-data-")
+        env = {**env, "INKSTREAM_DATA_DIR": scratch.name}
     popen = subprocess.Popen(
         [*(["nice", "-n", str(nice)] if nice else []), sys.executable, "-m", "server", "--port", "0"],
         env={**os.environ, "INKSTREAM_LOG_LEVEL": "warning", **env},
@@ -129,3 +155,5 @@ def serve_process(*, nice: int = 0, **env: str) -> Iterator[Process]:
         popen.wait(10)
         if popen.stdout is not None:
             popen.stdout.close()
+        if scratch is not None:
+            scratch.cleanup()

@@ -254,7 +254,7 @@ def test_set_by_the_cli_only() -> None:
 
 def test_docs_list_every_variable_and_no_other() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
-    documented = set(re.findall(r"^\| `((?:INKSTREAM|OPENAI)_[A-Z_]+)`", docs, re.M))
+    documented = set(re.findall(r"^\| `((?:INKSTREAM|OPENAI)_[A-Z_]+|DATABASE_URL)`", docs, re.M))
     assert documented == set(Settings.variables().values())
 
 

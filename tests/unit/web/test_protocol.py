@@ -16,17 +16,18 @@ from hypothesis import strategies as st
 from server.errors import ProtocolError
 from server.turns.frames import encode
 from server.web.protocol import (
-    MAX_MESSAGES,
+    MAX_ID,
     MAX_MODEL,
     MAX_REF,
+    MAX_TEXT,
     MAX_TURN_ID,
     PROTOCOL_VERSION,
     Hello,
-    Message,
     Ping,
     Start,
     Stop,
     Subscribe,
+    Watch,
     error_frame,
     hello_frame,
     parse_client_frame,
@@ -62,59 +63,46 @@ def _readable(message: str) -> None:
 
 
 def test_start_minimal() -> None:
-    assert parse_client_frame(frame(type="start", messages=[USER])) == Start(
-        ref=None, model=None, messages=(Message("user", "Hi"),), max_tokens=None
-    )
+    assert parse_client_frame(frame(type="start", text="Hi")) == Start(text="Hi")
 
 
 def test_start_full() -> None:
-    messages = [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": ""},
-        {"role": "user", "content": "é€😀\n```"},
-    ]
     parsed = parse_client_frame(
         frame(
-            type="start", ref="r1", model="gpt-4o-mini", messages=messages, max_tokens=1000, extra="ignored"
+            type="start", ref="r1", conversation="c_1", text="Go on", model="gpt-4o-mini",
+            max_tokens=1000, extra="ignored",
         )
-    )
-    assert parsed == Start(
-        ref="r1",
-        model="gpt-4o-mini",
-        messages=tuple(Message(m["role"], m["content"]) for m in messages),
-        max_tokens=1000,
-    )
-    assert isinstance(parsed, Start)
-    assert [m.to_wire() for m in parsed.messages] == messages
+    )  # fmt: skip
+    assert parsed == Start(ref="r1", conversation="c_1", text="Go on", model="gpt-4o-mini", max_tokens=1000)
 
 
-def test_start_messages_ignore_extra_keys() -> None:
-    parsed = parse_client_frame(
-        frame(type="start", messages=[{"role": "user", "content": "x", "name": "me", "id": 3}])
-    )
-    assert isinstance(parsed, Start)
-    assert parsed.messages[0].to_wire() == {"role": "user", "content": "x"}
+def test_start_regenerate() -> None:
+    parsed = parse_client_frame(frame(type="start", conversation="c_1", regenerate="m_2"))
+    assert parsed == Start(conversation="c_1", regenerate="m_2")
+
+
+def test_start_text_with_a_lone_surrogate_is_refused() -> None:
+    error = refused('{"type": "start", "text": "a\\ud83d b"}')
+    assert error.code == "invalid"
+    assert "'text'" in error.message
 
 
 @pytest.mark.parametrize("max_tokens", [1, 1_000_000, None])
 def test_start_max_tokens_bounds(max_tokens: int | None) -> None:
-    parsed = parse_client_frame(frame(type="start", messages=[USER], max_tokens=max_tokens))
+    parsed = parse_client_frame(frame(type="start", text="Hi", max_tokens=max_tokens))
     assert isinstance(parsed, Start)
     assert parsed.max_tokens == max_tokens
 
 
-def test_start_model_at_its_limit() -> None:
-    parsed = parse_client_frame(frame(type="start", messages=[USER], model="m" * MAX_MODEL))
+def test_start_model_and_text_at_their_limits() -> None:
+    parsed = parse_client_frame(frame(type="start", text="t" * MAX_TEXT, model="m" * MAX_MODEL))
     assert isinstance(parsed, Start)
     assert parsed.model == "m" * MAX_MODEL
 
 
-def test_start_at_most_max_messages() -> None:
-    messages = [USER] * MAX_MESSAGES
-    parsed = parse_client_frame(frame(type="start", messages=messages))
-    assert isinstance(parsed, Start)
-    assert len(parsed.messages) == MAX_MESSAGES
+def test_watch() -> None:
+    assert parse_client_frame(frame(type="watch", conversation="c_1", ref="w")) == Watch("c_1", "w")
+    assert parse_client_frame(frame(type="watch", conversation=None)) == Watch(None)
 
 
 def test_stop() -> None:
@@ -196,30 +184,27 @@ def test_unknown_type_without_ref() -> None:
 
 
 INVALID_STARTS: list[tuple[str, dict[str, Any], str]] = [
-    ("messages missing", {}, "messages"),
-    ("messages null", {"messages": None}, "messages"),
-    ("messages empty", {"messages": []}, "messages"),
-    ("messages an object", {"messages": USER}, "messages"),
-    ("too many messages", {"messages": [USER] * (MAX_MESSAGES + 1)}, str(MAX_MESSAGES)),
-    ("message not an object", {"messages": ["Hi"]}, "messages[0]"),
-    ("message null", {"messages": [USER, None, USER]}, "messages[1]"),
-    ("role missing", {"messages": [{"content": "x"}]}, "messages[0].role"),
-    ("role unknown", {"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
-    ("role not a string", {"messages": [{"role": 1, "content": "x"}]}, "messages[0].role"),
-    ("role case", {"messages": [{"role": "User", "content": "x"}]}, "messages[0].role"),
-    ("content missing", {"messages": [{"role": "user"}]}, "messages[0].content"),
-    ("content null", {"messages": [{"role": "user", "content": None}]}, "messages[0].content"),
-    ("content parts", {"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages[0].content"),
-    ("last not user", {"messages": [USER, {"role": "assistant", "content": "x"}]}, "last message"),
-    ("only system", {"messages": [{"role": "system", "content": "x"}]}, "last message"),
-    ("max_tokens zero", {"messages": [USER], "max_tokens": 0}, "max_tokens"),
-    ("max_tokens negative", {"messages": [USER], "max_tokens": -5}, "max_tokens"),
-    ("max_tokens float", {"messages": [USER], "max_tokens": 10.0}, "max_tokens"),
-    ("max_tokens string", {"messages": [USER], "max_tokens": "10"}, "max_tokens"),
-    ("max_tokens bool", {"messages": [USER], "max_tokens": True}, "max_tokens"),
-    ("max_tokens huge", {"messages": [USER], "max_tokens": 1_000_001}, "max_tokens"),
-    ("model not a string", {"messages": [USER], "model": 4}, "model"),
-    ("model too long", {"messages": [USER], "model": "m" * (MAX_MODEL + 1)}, "model"),
+    ("neither text nor regenerate", {}, "either 'text'"),
+    ("both text and regenerate", {"text": "x", "conversation": "c", "regenerate": "m"}, "either 'text'"),
+    ("regenerate without conversation", {"regenerate": "m_1"}, "'conversation'"),
+    ("text null", {"text": None}, "either 'text'"),
+    ("text empty", {"text": ""}, "text"),
+    ("text blank", {"text": " \n\t"}, "text"),
+    ("text not a string", {"text": 5}, "text"),
+    ("text a list", {"text": ["Hi"]}, "text"),
+    ("text too long", {"text": "x" * (MAX_TEXT + 1)}, str(MAX_TEXT)),
+    ("conversation empty", {"text": "x", "conversation": ""}, "conversation"),
+    ("conversation not a string", {"text": "x", "conversation": 3}, "conversation"),
+    ("conversation too long", {"text": "x", "conversation": "c" * (MAX_ID + 1)}, "conversation"),
+    ("messages are version 2", {"messages": [USER]}, "either 'text'"),
+    ("max_tokens zero", {"text": "x", "max_tokens": 0}, "max_tokens"),
+    ("max_tokens negative", {"text": "x", "max_tokens": -5}, "max_tokens"),
+    ("max_tokens float", {"text": "x", "max_tokens": 10.0}, "max_tokens"),
+    ("max_tokens string", {"text": "x", "max_tokens": "10"}, "max_tokens"),
+    ("max_tokens bool", {"text": "x", "max_tokens": True}, "max_tokens"),
+    ("max_tokens huge", {"text": "x", "max_tokens": 1_000_001}, "max_tokens"),
+    ("model not a string", {"text": "x", "model": 4}, "model"),
+    ("model too long", {"text": "x", "model": "m" * (MAX_MODEL + 1)}, "model"),
 ]
 
 
@@ -235,12 +220,6 @@ def test_invalid_start(fields: dict[str, Any], mentions: str, ref: str | None) -
     assert error.code == "invalid"
     assert error.ref == ref
     assert mentions in error.message
-
-
-@pytest.mark.parametrize("role", [[], ["user"], {"user": 1}], ids=["empty-list", "list", "object"])
-def test_unhashable_role_is_invalid(role: object) -> None:
-    error = refused(frame(type="start", ref="r", messages=[{"role": role, "content": "x"}]))
-    assert error.code == "invalid"
 
 
 def test_deeply_nested_frame_is_bad_json() -> None:
@@ -293,32 +272,21 @@ _ANY_JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=12,
 )
-_HASHABLE_ROLE = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.text(max_size=8)
-    | st.sampled_from(["user", "system", "assistant"])
-)
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    kind=st.sampled_from(["start", "stop", "subscribe", "ping", "hello", "other"]),
+    kind=st.sampled_from(["start", "stop", "subscribe", "watch", "ping", "hello", "other"]),
     fields=st.dictionaries(
-        st.sampled_from(["messages", "turn", "after", "version", "ref", "model", "max_tokens"]),
-        _ANY_JSON,
+        st.sampled_from(
+            ["text", "regenerate", "conversation", "turn", "after", "version", "ref", "model", "max_tokens"]
+        ),
+        _ANY_JSON | st.sampled_from(["c_1", "m_1", "Hi"]),
         max_size=5,
     ),
-    messages=st.lists(
-        st.fixed_dictionaries({}, optional={"role": _HASHABLE_ROLE, "content": _ANY_JSON}),
-        max_size=3,
-    ),
 )
-def test_any_frame_parses_or_is_refused(kind: str, fields: dict[str, Any], messages: list[Any]) -> None:
+def test_any_frame_parses_or_is_refused(kind: str, fields: dict[str, Any]) -> None:
     body = {"type": kind, **fields}
-    if "messages" not in fields:
-        body["messages"] = messages
     text = json.dumps(body)
     outcome: object
     try:
@@ -332,7 +300,7 @@ def test_any_frame_parses_or_is_refused(kind: str, fields: dict[str, Any], messa
         usable = ref if isinstance(ref, str) and len(ref) <= MAX_REF else None
         assert outcome.ref == usable
     else:
-        assert isinstance(outcome, Start | Stop | Subscribe | Ping | Hello)
+        assert isinstance(outcome, Start | Stop | Subscribe | Watch | Ping | Hello)
 
 
 # ------------------------------------------------------------------ server frames

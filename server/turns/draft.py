@@ -1,0 +1,148 @@
+"""What of a turn's answer is not stored yet, and when to store it (pure: the caller passes
+the clock and does the writing).
+
+The log's events go in as they are appended; writes come out as ``Progress`` (the text since
+the last stored write, and the tool calls and usage whole) plus, once the turn has finished,
+its ``Ending``. A write is due at most once per ``interval`` (the first at once, so even a
+one-word answer is on disk within a moment), the last one at once: a ``kill -9`` loses at most
+one interval of text, and a streaming answer costs about one write a second whatever its
+token rate. One write is in flight at a time; a failed one is retried with everything that
+came since, from the same base, so a write that failed after committing never doubles text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..storage.records import Ending, Progress
+from .log import Finished, Started, TextAppended, ToolCallFragment, TurnEvent, UsageReported
+
+
+class Draft:
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._saved = 0  # characters of the answer the store holds
+        self._unsaved: list[str] = []
+        self._taken = 0  # characters of _unsaved in the write in flight
+        self._in_flight = False
+        self._seq = -1
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._usage: dict[str, Any] | None = None
+        self._changed = False  # tool calls or usage changed since the last write
+        self._model = ""
+        self._ending: Ending | None = None
+        self._ending_taken = False
+        self._pending_since: float | None = None
+        self._last_write = -1e18
+        self.stored = False  # the ending is stored: nothing more will be written
+
+    @property
+    def saved_chars(self) -> int:
+        return self._saved
+
+    @property
+    def unsaved_chars(self) -> int:
+        return sum(map(len, self._unsaved))
+
+    def feed(self, events: Iterable[TurnEvent], now: float) -> None:
+        for event in events:
+            self._seq = event.seq
+            if isinstance(event, TextAppended):
+                if event.text:
+                    self._unsaved.append(event.text)
+                    self._pending(now)
+            elif isinstance(event, ToolCallFragment):
+                call = self._calls.setdefault(event.index, {"index": event.index, "arguments": ""})
+                if event.id is not None:
+                    call["id"] = event.id
+                if event.name is not None:
+                    call["name"] = event.name
+                call["arguments"] += event.arguments
+                self._changed = True
+                self._pending(now)
+            elif isinstance(event, UsageReported):
+                self._usage = event.to_wire()
+                self._changed = True
+                self._pending(now)
+            elif isinstance(event, Started):
+                self._model = event.model
+            elif isinstance(event, Finished):
+                self._ending = _ending(event, self._usage, self._model)
+                self._pending(now)
+
+    def _pending(self, now: float) -> None:
+        if self._pending_since is None:
+            self._pending_since = now
+
+    def due(self) -> float | None:
+        """When the next write should go (maybe in the past); None when there is nothing to
+        write, or a write is in flight."""
+        if self._in_flight or self._pending_since is None or self.stored:
+            return None
+        if self._ending is not None:
+            return self._pending_since
+        return max(self._pending_since, self._last_write + self._interval)
+
+    def take(self) -> tuple[Progress, Ending | None]:
+        """The write that is due: everything not stored yet."""
+        assert not self._in_flight, "one write at a time"
+        chunk = "".join(self._unsaved)
+        self._unsaved = [chunk] if chunk else []
+        self._taken = len(chunk)
+        self._in_flight = True
+        self._ending_taken = self._ending is not None
+        calls = [self._calls[index] for index in sorted(self._calls)] if self._changed else None
+        progress = Progress(
+            base=self._saved,
+            chunk=chunk,
+            seq=self._seq,
+            tool_calls=[dict(call) for call in calls] if calls is not None else None,
+            usage=self._usage if self._changed else None,
+        )
+        self._changed = False
+        return progress, self._ending if self._ending_taken else None
+
+    def written(self, now: float) -> None:
+        """The write from ``take`` is stored."""
+        assert self._in_flight
+        rest = "".join(self._unsaved)[self._taken :]
+        self._unsaved = [rest] if rest else []
+        self._saved += self._taken
+        self._in_flight = False
+        self._last_write = now
+        self.stored = self._ending_taken
+        self._pending_since = now if (rest or self._changed or self._unstored_ending) else None
+
+    def failed(self, now: float) -> None:
+        """The write from ``take`` failed: it is retried (with what came since) when due."""
+        assert self._in_flight
+        self._in_flight = False
+        # The tool calls and usage it carried are still unstored.
+        self._changed = self._changed or bool(self._calls) or self._usage is not None
+        self._last_write = now
+        if self._pending_since is None:
+            self._pending_since = now
+
+    @property
+    def _unstored_ending(self) -> bool:
+        return self._ending is not None and not self.stored
+
+
+def _ending(event: Finished, usage: dict[str, Any] | None, model: str) -> Ending:
+    """The row's end: its state, why, and the timings the page shows under it."""
+    rate: float | None = None
+    tokens = (usage or {}).get("completion_tokens") or event.deltas
+    if event.ttft_ms is not None and tokens:
+        streaming = (event.duration_ms - event.ttft_ms) / 1000
+        if streaming > 0:
+            rate = round(tokens / streaming, 1)
+    return Ending(
+        state=event.state.value,
+        error=event.failure.to_wire() if event.failure is not None else None,
+        finish_reason=event.finish_reason,
+        ttft_ms=round(event.ttft_ms, 1) if event.ttft_ms is not None else None,
+        tokens_per_second=rate,
+        duration_ms=round(event.duration_ms, 1),
+        model=model or None,
+    )

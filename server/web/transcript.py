@@ -1,0 +1,76 @@
+"""A stored conversation in the forms it leaves the server: the page's (messages with their
+answers rendered once, whole), and the two exports, Markdown and JSON (pure).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..markdown.engine import Markdown
+from ..storage.records import Conversation, Message
+
+EXPORT_FORMAT = "inkstream.conversation/1"
+STATE_NOTES = {
+    "stopped": "stopped before the end",
+    "error": "failed",
+    "incomplete": "incomplete",
+    "streaming": "still streaming when exported",
+}
+
+
+def message_wire(message: Message, markdown: Markdown) -> dict[str, Any]:
+    """A stored message as the page takes it: an answer comes with its HTML, rendered from
+    its whole text by the same renderer the stream uses (raw HTML off, links checked)."""
+    wire = message.to_wire()
+    if message.role == "assistant":
+        wire["html"] = markdown.render(message.text) if message.text else ""
+    return wire
+
+
+def page_boot(conversation: Conversation, branch: Sequence[Message], markdown: Markdown) -> dict[str, Any]:
+    return {
+        "conversation": conversation.to_wire(),
+        "messages": [message_wire(m, markdown) for m in branch],
+    }
+
+
+def filename(conversation: Conversation, extension: str) -> str:
+    """A download's name: the title's words, safe on every file system."""
+    stem = re.sub(r"[^\w\- ]+", "", conversation.title, flags=re.ASCII).strip().replace(" ", "-")
+    return f"{(stem or 'conversation')[:60]}.{extension}"
+
+
+def as_markdown(conversation: Conversation, branch: Sequence[Message]) -> str:
+    """The branch on screen as one Markdown document: a heading per message, the answers'
+    own markdown as they are, the user's messages as they were typed."""
+    lines = [f"# {conversation.title}", "", f"_Exported from Inkstream, {_when(conversation.updated_ms)}._"]
+    for message in branch:
+        who = "You" if message.role == "user" else "Assistant"
+        note = STATE_NOTES.get(message.state)
+        heading = f"## {who}"
+        if message.role == "assistant" and message.model:
+            heading += f" ({message.model})"
+        lines += ["", heading, ""]
+        lines.append(message.text.rstrip("\n") if message.text else "_(no text)_")
+        if note:
+            reason = (message.error or {}).get("message")
+            lines += ["", f"> _This answer {note}{': ' + reason if reason else ''}._"]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(conversation: Conversation, branch: Sequence[Message]) -> str:
+    document = {
+        "format": EXPORT_FORMAT,
+        "conversation": conversation.to_wire(),
+        "messages": [message.to_wire() for message in branch],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def _when(ms: int) -> str:
+    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
