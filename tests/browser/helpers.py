@@ -10,9 +10,11 @@ from tests.support.dom import canonical, parse, serialize, strip_chrome
 ASSISTANT = 'article[data-role="assistant"]'
 DONE = f'{ASSISTANT}:not([data-state="streaming"])'
 
-# Content HTML with chrome taken out, as the one-shot render would give it.
+# Content HTML with chrome taken out, as the one-shot render would give it (the page's own
+# additions go too: the tab stop it gives each scrolling code block).
 CONTENT_JS = """(article) => {
   const copy = article.querySelector('[data-part="content"]').cloneNode(true);
+  copy.querySelectorAll('pre[tabindex]').forEach((n) => n.removeAttribute('tabindex'));
   copy.querySelectorAll('[data-chrome="ui"]').forEach((n) => n.remove());
   copy.querySelectorAll('[data-chrome="wrap"]').forEach((n) => n.replaceWith(...n.childNodes));
   return copy.innerHTML;
