@@ -251,7 +251,9 @@ def test_invalid_subscribe_after(after: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "version", [None, 0, 1, 3, "2", [2]], ids=["missing", "0", "1-the-old-ops", "3", "str", "list"]
+    "version",
+    [None, 0, 1, 2, 4, "3", [3]],
+    ids=["missing", "0", "1-the-old-ops", "2-client-history", "4", "str", "list"],
 )
 def test_unsupported_version(version: object) -> None:
     body: dict[str, Any] = {"type": "hello", "ref": "h"}
