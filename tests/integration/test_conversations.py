@@ -342,3 +342,19 @@ def test_a_second_tab_watching_the_conversation_streams_the_turn_live(
         with Client(running.ws) as stranger:
             stranger.send({"type": "watch", "conversation": conversation, "ref": "w"})
             assert stranger.error()["code"] == "not_found"
+
+
+def test_a_trusted_user_header_is_the_owner_and_is_required(upstream: FakeUpstream) -> None:
+    upstream.add("m", Scenario(steps=stream_text("hello ada")))
+    with serve(openai_base_url=upstream.base_url, trusted_user_header="X-Forwarded-User") as running:
+        assert httpx.get(running.http + "/api/conversations").status_code == 401
+        ada = {"x-forwarded-user": "ada@example.com"}
+        with Client(running.ws, headers=ada) as client:
+            client.until_end(client.start("hi", model="m"))
+            conversation = client.last_start["conversation"]
+        # Any browser of the same user sees it; no cookie is involved.
+        listed = httpx.get(running.http + "/api/conversations", headers=ada)
+        assert "set-cookie" not in listed.headers
+        assert [c["id"] for c in listed.json()["conversations"]] == [conversation]
+        bob = {"x-forwarded-user": "bob@example.com"}
+        assert httpx.get(f"{running.http}/api/conversations/{conversation}", headers=bob).status_code == 404

@@ -15,11 +15,17 @@ Frame = dict[str, Any]
 
 class Client:
     def __init__(
-        self, url: str, *, origin: str | None = None, cookie: str | None = None, **options: Any
+        self,
+        url: str,
+        *,
+        origin: str | None = None,
+        cookie: str | None = None,
+        headers: dict[str, str] | None = None,
+        **options: Any,
     ) -> None:
         """``cookie`` (``Running.cookie``) makes the socket one owner's: without it each socket
         is an owner of its own, and cannot see another socket's turns."""
-        headers = {"Origin": origin} if origin else {}
+        headers = {**(headers or {}), **({"Origin": origin} if origin else {})}
         if cookie:
             headers["Cookie"] = cookie
         self._stack = contextlib.ExitStack()

@@ -3,6 +3,7 @@ string for the database)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -89,7 +90,7 @@ def write(draft: Draft, row: Row, now: float, attempt: int, fail: set[int] | Non
 
 def paced(text: str, splits: list[int], seconds: float) -> list[tuple[float, str]]:
     cuts = sorted({0, len(text), *splits})
-    pieces = [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    pieces = [text[a:b] for a, b in itertools.pairwise(cuts)]
     step = seconds / max(1, len(pieces))
     return [(i * step, piece) for i, piece in enumerate(pieces)]
 
@@ -100,7 +101,8 @@ TEXT = "Hello **world**, this is an answer. 😀 " * 40
 def test_whole() -> None:
     _, row = run([(0.0, TEXT)], end_at=0.5)
     assert row.text == TEXT
-    assert row.ending is not None and row.ending.state == "done"
+    assert row.ending is not None
+    assert row.ending.state == "done"
 
 
 def test_byte_by_byte_over_ten_seconds_writes_about_once_a_second() -> None:
@@ -180,7 +182,8 @@ def test_a_failure_is_stored_with_its_reason() -> None:
     draft.feed([Finished(2, TurnState.ERROR, None, failure=failure, duration_ms=10.0)], 0.1)
     progress, ending = draft.take()
     assert progress.chunk == "partial"
-    assert ending is not None and ending.state == "error"
+    assert ending is not None
+    assert ending.state == "error"
     assert ending.error == {"code": "upstream_status", "message": "The upstream answered 429", "status": 429}
 
 
