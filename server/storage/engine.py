@@ -65,6 +65,9 @@ async def migrate(engine: AsyncEngine) -> None:
 
 
 def _upgrade(connection: Connection) -> None:
+    # Alembic narrates every start ("Context impl SQLiteImpl."...) at INFO; a migration that
+    # runs is worth a line, the rest is noise on a newcomer's first screen.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
