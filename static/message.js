@@ -7,6 +7,22 @@ import { Patcher } from "./patch.js";
 
 const STATE_WORDS = { done: "", stopped: "Stopped", error: "Error", incomplete: "Incomplete" };
 
+const SCROLLERS = "pre, .table-scroll";
+
+/**
+ * A code block or table wider than the answer scrolls sideways in its own box: the keyboard
+ * must reach it to scroll it (WCAG 2.1.1; axe's scrollable-region-focusable), so every such
+ * box is a tab stop.
+ * @param {Node[]} nodes
+ */
+function scrollersFocusable(nodes) {
+  for (const node of nodes) {
+    if (!(node instanceof Element)) continue;
+    const boxes = node.matches(SCROLLERS) ? [node] : Array.from(node.querySelectorAll(SCROLLERS));
+    for (const box of boxes) box.setAttribute("tabindex", "0");
+  }
+}
+
 export class AssistantMessage {
   /**
    * @param {HTMLElement} article from the assistant template
@@ -25,12 +41,20 @@ export class AssistantMessage {
     this.modelEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="model"]'));
     this.retryButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="retry"]'));
     this.typingEl = /** @type {HTMLElement} */ (article.querySelector(".typing"));
-    this.patcher = new Patcher(this.content, { ...hooks, onNodes: (nodes, block) => this.labelCopies(nodes, block) });
+    this.patcher = new Patcher(this.content, { ...hooks, onNodes: (nodes, block) => this.prepare(nodes, block) });
     const copy = /** @type {HTMLElement} */ (article.querySelector('[data-action="copy-message"]'));
     copy.setAttribute("aria-label", `Copy answer ${number}`);
     this.retryButton.setAttribute("aria-label", `Retry answer ${number}`);
     /** @type {string | null} */
     this.turn = null;
+    /** @type {string | null} the stored message's id (known once the turn's `start` names it) */
+    this.id = null;
+    /** whether this page sent the turn's start: only then are TTFT and render lag its own */
+    this.observed = false;
+    /** the shown content is the stored one, to be replaced by the turn's replay */
+    this.stale = false;
+    /** @type {{ttft_ms?: number, tokens_per_second?: number} | null} the server's figures */
+    this.stats = null;
     this.ref = "";
     this.lastSeq = -1;
     this.text = "";
@@ -75,8 +99,76 @@ export class AssistantMessage {
     this.maxLag = 0;
     this.tokens = undefined;
     this.waiting = [];
+    this.stale = false;
+    this.stats = null;
     this.setState("streaming");
     this.renderMetrics();
+  }
+
+  /**
+   * Show a stored message as it is (its server-rendered HTML, state, error and figures): a
+   * transcript opened from storage, or a turn the server no longer holds in memory.
+   * @param {import("./conversations.js").StoredMessage} stored
+   */
+  showStored(stored) {
+    this.generation += 1;
+    this.patcher.reset();
+    this.codeNumbers.clear();
+    this.id = stored.id;
+    this.observed = false;
+    this.stale = false;
+    this.lastSeq = -1;
+    this.text = stored.text ?? "";
+    this.chars = this.text.length;
+    this.deltas = 0;
+    this.waiting = [];
+    this.firstAt = null;
+    this.tools.clear();
+    this.toolsEl.replaceChildren();
+    // Trusted: our own renderer's output (markdown-it with raw HTML disabled), as in the ops.
+    this.content.innerHTML = stored.html ?? "";
+    const nodes = Array.from(this.content.children);
+    nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
+    if (stored.model) this.modelEl.textContent = stored.model;
+    this.stats = { ttft_ms: stored.ttft_ms, tokens_per_second: stored.tokens_per_second };
+    this.tokens = stored.usage?.completion_tokens;
+    this.errorEl.hidden = true;
+    this.errorEl.textContent = "";
+    if (stored.state === "streaming") {
+      // Still being written: the caller follows its turn, whose replay replaces this content.
+      this.turn = stored.turn ?? null;
+      this.stale = true;
+      this.stats = null;
+      this.setState("streaming");
+      this.retryButton.hidden = true;
+      this.renderMetrics();
+      return;
+    }
+    this.turn = null;
+    this.end({ type: "end", state: stored.state, error: stored.error, finish_reason: stored.finish_reason });
+    this.renderMetrics();
+  }
+
+  /**
+   * A stored message the server says is still streaming, though not in this server's memory
+   * (another server has its turn): shown as it stands, not followed.
+   */
+  showDetached() {
+    this.turn = null;
+    this.stale = false;
+    this.end({
+      type: "end",
+      state: "incomplete",
+      error: { message: "This answer is still being written elsewhere; reload the page to see the rest." },
+    });
+    this.renderMetrics();
+  }
+
+  /** Nodes that just went in: their Copy buttons named, their scrolling boxes focusable.
+   * @param {Node[]} nodes @param {number | null} block */
+  prepare(nodes, block) {
+    this.labelCopies(nodes, block);
+    scrollersFocusable(nodes);
   }
 
   /**
@@ -136,6 +228,18 @@ export class AssistantMessage {
     const seq = frame.seq ?? -1;
     if (seq <= this.lastSeq) return false;
     this.lastSeq = seq;
+    if (this.stale && seq === 0) {
+      // The replay of a stored answer starts over: its text from scratch now; its DOM when the
+      // replay's first operations go in, in the same frame, so nothing blinks empty.
+      this.text = "";
+      this.chars = 0;
+      this.deltas = 0;
+      this.waiting = [];
+    }
+    if (this.stale && (frame.ops?.length || frame.type === "end")) {
+      this.stale = false;
+      this.patcher.enqueue([], () => this.content.replaceChildren());
+    }
     if (frame.type === "start") {
       if (frame.model) this.modelEl.textContent = frame.model;
       return true;
@@ -163,7 +267,7 @@ export class AssistantMessage {
         this.maxLag = Math.max(this.maxLag, now - entry[1]);
       }
       if (frame.type === "end") this.end(frame);
-      this.renderMetrics(frame.type === "end" ? frame : null);
+      this.renderMetrics();
       this.onShown?.(frame);
     });
     return true;
@@ -196,7 +300,14 @@ export class AssistantMessage {
   end(frame) {
     this.setState(frame.state ?? "done");
     if (frame.usage?.completion_tokens) this.tokens = frame.usage.completion_tokens;
-    if (frame.state === "error" && frame.error) {
+    if (frame.stats && !this.observed) {
+      // A replayed turn: the server's own timing, not when its frames reached this page.
+      const { ttft_ms: ttft, duration_ms: duration } = frame.stats;
+      const tokens = this.tokens ?? frame.stats.deltas;
+      const seconds = (duration - ttft) / 1000;
+      this.stats = { ttft_ms: ttft, tokens_per_second: seconds > 0.05 && tokens > 1 ? tokens / seconds : undefined };
+    }
+    if (frame.error?.message && frame.state !== "done") {
       const error = frame.error;
       const status = error.status ? `${error.status} — ` : "";
       const retry = error.retry_after != null ? ` Retry after ${error.retry_after} s.` : "";
@@ -212,10 +323,15 @@ export class AssistantMessage {
     this.retryButton.hidden = frame.state === "done" && frame.finish_reason !== "length";
   }
 
-  /** @param {Frame | null} end */
-  renderMetrics(end = null) {
+  /** The footer's figures: this page's own measurements of a turn it started, else the server's. */
+  renderMetrics() {
     const parts = [];
-    if (this.firstAt !== null) {
+    if (!this.observed && this.stats) {
+      if (this.stats.ttft_ms != null) parts.push(`TTFT ${Math.round(this.stats.ttft_ms)} ms`);
+      if (this.stats.tokens_per_second != null) parts.push(`${this.stats.tokens_per_second.toFixed(1)} tok/s`);
+    } else if (!this.observed && this.streaming) {
+      parts.push("streaming…");
+    } else if (this.firstAt !== null) {
       parts.push(`TTFT ${Math.round(this.firstAt - this.sentAt)} ms`);
       const seconds = (this.lastAt - this.firstAt) / 1000;
       const tokens = this.tokens ?? this.deltas;
@@ -224,7 +340,7 @@ export class AssistantMessage {
     } else if (this.streaming) {
       parts.push("waiting for the first token…");
     }
-    const word = end ? STATE_WORDS[/** @type {keyof typeof STATE_WORDS} */ (end.state)] : "";
+    const word = this.streaming ? "" : STATE_WORDS[/** @type {keyof typeof STATE_WORDS} */ (this.state)] ?? "";
     if (word) parts.push(word);
     this.metricsEl.textContent = parts.join(" · ");
     this.metricsEl.title = `${this.chars} characters received and shown, ${this.deltas} deltas`;

@@ -5,7 +5,7 @@
 /** @typedef {{type: string, turn?: string, seq?: number, [key: string]: any}} Frame */
 
 /** The protocol version this page speaks (docs/protocol.md); the server's `hello` says its own. */
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 
 const FIRST_WAIT_MS = 500;
 const MAX_WAIT_MS = 10_000;

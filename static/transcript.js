@@ -1,58 +1,155 @@
 // @ts-check
-// The conversation: user and assistant articles, the history sent with each turn, and the
-// routing of turn frames to their message.
+// The conversation on screen: user and assistant articles, the stored conversation they belong
+// to, and the routing of turn frames to their message. The server owns the history: a start
+// names the conversation and the new text (or the answer to regenerate), never the messages.
 
 import { AssistantMessage } from "./message.js";
 
 /** @typedef {import("./announcer.js").Announcer} Announcer */
-/** @typedef {{user: HTMLTemplateElement, assistant: HTMLTemplateElement}} Templates */
+/** @typedef {import("./conversations.js").StoredMessage} StoredMessage */
+/** @typedef {import("./conversations.js").Thread} Thread */
+/** @typedef {{user: HTMLTemplateElement, assistant: HTMLTemplateElement, welcome: HTMLTemplateElement}} Templates */
 
 /** @typedef {import("./socket.js").Frame} Frame */
-/** @typedef {{role: "user", text: string} | {role: "assistant", message: AssistantMessage}} Entry */
+/** @typedef {{role: "user", id: string | null, text: string, article: HTMLElement}} UserEntry */
+/** @typedef {UserEntry | {role: "assistant", message: AssistantMessage}} Entry */
+/** What a start asks for: an answer to new text, or another answer in place of one. */
+/** @typedef {{text: string} | {regenerate: string}} Request */
+
+/**
+ * What the transcript tells the rest of the page.
+ * @typedef {object} TranscriptEnv
+ * @property {(frame: object) => boolean} send sent now (else queued until connected)
+ * @property {() => boolean} isOpen
+ * @property {() => void} grew
+ * @property {Announcer} announcer
+ * @property {() => string | null} model
+ * @property {() => void} streamingChanged
+ * @property {(conversation: {id: string, title: string} | null, how: {created: boolean}) => void} conversationChanged
+ * @property {(text: string | null) => void} storageNotice a database outage, or null once it is over
+ * @property {(text: string | null, draft?: string) => void} composerNote a refused start, the text to put back
+ * @property {() => void} resync fetch the stored conversation again and show it
+ */
+
+const STORAGE_DOWN =
+  "Saving paused — the database is unavailable; your answer keeps streaming and will be saved when it is back.";
+
+/** What the composer says about a refused start, by the error's code. */
+const REFUSED = {
+  not_found: "This conversation no longer exists (it may have been deleted in another tab). Start a new chat to go on.",
+  conversation_busy:
+    "An answer is still being written in this conversation (perhaps in another tab). Send again once it has finished.",
+  storage_unavailable: "The database is unavailable, so this message could not be recorded. Try again in a moment.",
+};
 
 export class Transcript {
   /**
    * @param {HTMLElement} box the role="log" element
-   * @param {Templates} templates a user's and an assistant's article
-   * @param {{send: (frame: object) => boolean, grew: () => void, announcer: Announcer,
-   *          model: () => string | null, streamingChanged: () => void}} env
+   * @param {Templates} templates a user's and an assistant's article, the new chat's greeting
+   * @param {TranscriptEnv} env
    */
   constructor(box, templates, env) {
     this.box = box;
     this.templates = templates;
     this.env = env;
+    /** the new chat's greeting, shown again by a new chat */
+    this.welcome = templates.welcome.content.firstElementChild;
     this.refCounter = 0;
-    /** answers so far, to name each one's buttons */
+    /** @type {string | null} the stored conversation on screen (null: a new chat) */
+    this.conversation = null;
+    this.title = "";
     this.answers = 0;
     /** @type {Entry[]} */
     this.entries = [];
     /** @type {Map<string, AssistantMessage>} */
     this.byTurn = new Map();
-    /** @type {Map<string, AssistantMessage>} */
+    /** @type {Map<string, AssistantMessage>} starts sent, waiting for their turn's `start` */
     this.byRef = new Map();
-    /** @type {Map<string, boolean>} a Stop pressed before the turn id was known */
-    this.stopWhenStarted = new Map();
+    /** @type {WeakMap<AssistantMessage, Request>} */
+    this.requests = new WeakMap();
+    /** @type {Set<string>} a Stop pressed before the turn id was known */
+    this.stopWhenStarted = new Set();
     /** @type {Set<string>} refs of starts waiting in the socket's queue */
     this.pendingStarts = new Set();
+    /** @type {Map<string, string>} turns another tab started here, subscribed to, not yet begun: turn -> ref */
+    this.watched = new Map();
   }
 
   get streaming() {
     return this.entries.some((e) => e.role === "assistant" && e.message.streaming);
   }
 
-  /** @param {string} text */
-  ask(text) {
-    this.box.querySelector("[data-welcome]")?.remove();
-    const user = /** @type {HTMLElement} */ (this.templates.user.content.firstElementChild?.cloneNode(true));
-    /** @type {HTMLElement} */ (user.querySelector('[data-part="content"]')).textContent = text;
-    this.box.appendChild(user);
-    this.entries.push({ role: "user", text });
+  newRef() {
+    return `r${Date.now().toString(36)}${(this.refCounter++).toString(36)}`;
+  }
+
+  // ------------------------------------------------------------- what is shown
+
+  /** Show `thread` (a stored conversation) or, for null, a new chat. @param {Thread | null} thread */
+  load(thread) {
+    const was = this.conversation;
+    this.box.replaceChildren();
+    this.entries = [];
+    this.byTurn.clear();
+    this.byRef.clear();
+    this.stopWhenStarted.clear();
+    this.pendingStarts.clear();
+    this.watched.clear();
+    this.answers = 0;
+    this.conversation = thread?.conversation.id ?? null;
+    this.title = thread?.conversation.title ?? "";
+    if (!thread) {
+      if (this.welcome) this.box.appendChild(this.welcome.cloneNode(true));
+    } else {
+      for (const stored of thread.messages) this.showStored(stored);
+    }
+    if ((this.conversation || was) && this.env.isOpen()) {
+      this.env.send({ type: "watch", conversation: this.conversation });
+    }
+    this.env.streamingChanged();
+  }
+
+  /** @param {StoredMessage} stored */
+  showStored(stored) {
+    if (stored.role === "user") {
+      this.addUser(stored.text, stored.id);
+      return;
+    }
+    if (stored.role !== "assistant") return;
     const message = this.newAssistant();
     this.entries.push({ role: "assistant", message });
-    this.start(message);
+    message.showStored(stored);
+    if (message.streaming && message.turn) this.follow(message, message.turn);
+  }
+
+  /** Follow a turn from its first frame: its replay rebuilds `message`. @param {AssistantMessage} message @param {string} turn */
+  follow(message, turn) {
+    message.turn = turn;
+    message.ref = this.newRef();
+    this.byTurn.set(turn, message);
+    // While the socket is down, its resume frames subscribe once it is back.
+    if (this.env.isOpen()) this.env.send({ type: "subscribe", turn, after: -1, ref: message.ref });
+  }
+
+  /** The new chat's greeting (or the page's "not here" notice) gives way to messages. */
+  clearGreeting() {
+    for (const node of this.box.querySelectorAll("[data-welcome], [data-missing]")) node.remove();
+  }
+
+  /** @param {string} text @param {string | null} id */
+  addUser(text, id) {
+    this.clearGreeting();
+    const article = /** @type {HTMLElement} */ (this.templates.user.content.firstElementChild?.cloneNode(true));
+    /** @type {HTMLElement} */ (article.querySelector('[data-part="content"]')).textContent = text;
+    this.box.appendChild(article);
+    /** @type {UserEntry} */
+    const entry = { role: "user", id, text, article };
+    this.entries.push(entry);
+    return entry;
   }
 
   newAssistant() {
+    this.clearGreeting();
     const article = /** @type {HTMLElement} */ (this.templates.assistant.content.firstElementChild?.cloneNode(true));
     this.box.appendChild(article);
     this.answers += 1;
@@ -66,21 +163,60 @@ export class Transcript {
       },
     });
     message.onShown = (frame) => this.shown(frame);
-    message.retryButton.addEventListener("click", () => this.start(message));
+    message.retryButton.addEventListener("click", () => this.retry(message));
     return message;
   }
 
-  /**
-   * Send (or re-send) the turn that produces `message`.
-   * @param {AssistantMessage} message @param {{send?: boolean}} [options]
-   */
-  start(message, { send = true } = {}) {
+  /** Take `entry` and everything after it off the screen. @param {number} index */
+  truncate(index) {
+    for (const entry of this.entries.splice(index)) {
+      if (entry.role === "user") {
+        entry.article.remove();
+        continue;
+      }
+      entry.message.article.remove();
+      if (entry.message.turn) this.byTurn.delete(entry.message.turn);
+      this.byRef.delete(entry.message.ref);
+    }
+  }
+
+  // ------------------------------------------------------------------- asking
+
+  /** A new question. @param {string} text */
+  ask(text) {
+    this.env.composerNote(null);
+    this.addUser(text, null);
+    const message = this.newAssistant();
+    this.entries.push({ role: "assistant", message });
+    this.requests.set(message, { text });
+    this.start(message);
+  }
+
+  /** Another answer in place of `message` (failed or stopped); what came after it goes. @param {AssistantMessage} message */
+  retry(message) {
+    const index = this.entries.findIndex((e) => e.role === "assistant" && e.message === message);
+    if (index < 0) return;
+    this.env.composerNote(null);
+    this.truncate(index + 1);
+    if (message.id) {
+      this.requests.set(message, { regenerate: message.id });
+    } else {
+      // Refused before it was stored: ask the question again.
+      const user = this.entries[index - 1];
+      this.requests.set(message, { text: user?.role === "user" ? user.text : "" });
+    }
+    this.start(message);
+  }
+
+  /** Send the turn that produces `message`. @param {AssistantMessage} message */
+  start(message) {
     if (message.turn) this.byTurn.delete(message.turn);
     message.reset();
-    message.ref = `r${Date.now().toString(36)}${(this.refCounter++).toString(36)}`;
+    message.observed = true;
+    message.ref = this.newRef();
     this.byRef.set(message.ref, message);
     // Sent while the socket is down, it waits in the socket's queue: not an orphan to restart.
-    if (send && !this.env.send(this.startFrame(message))) this.pendingStarts.add(message.ref);
+    if (!this.env.send(this.startFrame(message))) this.pendingStarts.add(message.ref);
     this.env.announcer.say("The assistant is answering.");
     this.env.streamingChanged();
     this.env.grew();
@@ -88,21 +224,12 @@ export class Transcript {
 
   /** @param {AssistantMessage} message */
   startFrame(message) {
-    const frame = { type: "start", ref: message.ref, messages: this.history(message) };
+    /** @type {Record<string, unknown>} */
+    const frame = { type: "start", ref: message.ref, ...this.requests.get(message) };
+    if (this.conversation) frame.conversation = this.conversation;
     const model = this.env.model();
-    if (model) Object.assign(frame, { model });
+    if (model) frame.model = model;
     return frame;
-  }
-
-  /** The conversation before `message`, as chat messages. @param {AssistantMessage} message */
-  history(message) {
-    const messages = [];
-    for (const entry of this.entries) {
-      if (entry.role === "assistant" && entry.message === message) break;
-      if (entry.role === "user") messages.push({ role: "user", content: entry.text });
-      else if (entry.message.text) messages.push({ role: "assistant", content: entry.message.text });
-    }
-    return messages;
   }
 
   stopAll() {
@@ -110,48 +237,147 @@ export class Transcript {
       if (entry.role !== "assistant" || !entry.message.streaming) continue;
       const message = entry.message;
       if (message.turn) this.env.send({ type: "stop", turn: message.turn });
-      else this.stopWhenStarted.set(message.ref, true);
+      else this.stopWhenStarted.add(message.ref);
     }
   }
 
-  /** Frames that pick up every answer still streaming, after a reconnect: a subscribe from the
-   * last frame seen, or, for an answer whose turn never got to us, the start again. */
+  /** Frames that pick everything up after a (re)connect: the conversation watched again, a
+   * subscribe from the last frame seen for every answer still streaming, and, for an answer
+   * whose turn never got to us, its start again (with the same ref). */
   resumeFrames() {
+    /** @type {object[]} */
     const frames = [];
+    if (this.conversation) frames.push({ type: "watch", conversation: this.conversation });
     for (const entry of this.entries) {
       if (entry.role !== "assistant" || !entry.message.streaming) continue;
       const message = entry.message;
       if (message.turn) {
         frames.push({ type: "subscribe", turn: message.turn, after: message.lastSeq, ref: message.ref });
-      } else if (!this.pendingStarts.has(message.ref)) {
-        this.start(message, { send: false });
+      } else if (this.byRef.has(message.ref) && !this.pendingStarts.has(message.ref)) {
         frames.push(this.startFrame(message));
       }
     }
+    for (const [turn, ref] of this.watched) frames.push({ type: "subscribe", turn, after: -1, ref });
     this.pendingStarts.clear();
     return frames;
   }
 
+  // ------------------------------------------------------------------- frames
+
   /** @param {Frame} frame @param {number} receivedAt */
   onFrame(frame, receivedAt) {
-    if (frame.type === "error") {
-      this.onError(frame);
-      return;
+    switch (frame.type) {
+      case "error":
+        this.onError(frame);
+        return;
+      case "storage":
+        this.env.storageNotice(frame.ok ? null : STORAGE_DOWN);
+        return;
+      case "turn":
+        this.onTurn(frame);
+        return;
+      case "message":
+        this.onStored(frame);
+        return;
     }
     if (!frame.turn) return;
     let message = this.byTurn.get(frame.turn);
-    if (!message && frame.type === "start" && frame.ref) {
-      message = this.byRef.get(frame.ref);
-      if (message) {
-        this.byRef.delete(frame.ref);
-        this.pendingStarts.delete(frame.ref);
-        message.turn = frame.turn;
-        this.byTurn.set(frame.turn, message);
-        if (this.stopWhenStarted.delete(frame.ref)) this.env.send({ type: "stop", turn: frame.turn });
-      }
+    if (!message && frame.type === "start" && frame.ref && this.byRef.has(frame.ref)) {
+      message = /** @type {AssistantMessage} */ (this.byRef.get(frame.ref));
+      this.byRef.delete(frame.ref);
+      this.pendingStarts.delete(frame.ref);
+      this.watched.delete(frame.turn);
+      message.turn = frame.turn;
+      this.byTurn.set(frame.turn, message);
+      if (this.stopWhenStarted.delete(frame.ref)) this.env.send({ type: "stop", turn: frame.turn });
+      this.begun(message, frame);
+    } else if (!message && frame.type === "start" && this.watched.has(frame.turn)) {
+      message = this.watchedStart(frame);
     }
     if (!message || message.turn !== frame.turn) return;
     message.apply(frame, receivedAt);
+  }
+
+  /** Our start is a turn now: its `start` names the conversation and the stored messages.
+   * @param {AssistantMessage} message @param {Frame} frame */
+  begun(message, frame) {
+    if (frame.message) message.id = frame.message;
+    const index = this.entries.findIndex((e) => e.role === "assistant" && e.message === message);
+    const user = this.entries[index - 1];
+    if (user?.role === "user" && frame.user?.id) user.id = frame.user.id;
+    const id = frame.conversation;
+    if (typeof id !== "string") return;
+    const created = id !== this.conversation;
+    this.conversation = id;
+    if (typeof frame.title === "string") this.title = frame.title;
+    if (created && this.env.isOpen()) this.env.send({ type: "watch", conversation: id });
+    this.env.conversationChanged({ id, title: this.title }, { created });
+  }
+
+  /** Another tab started a turn in this conversation. @param {Frame} frame */
+  onTurn(frame) {
+    const turn = frame.turn;
+    if (!turn || frame.conversation !== this.conversation) return;
+    if (this.byTurn.has(turn) || this.watched.has(turn)) return;
+    const ref = this.newRef();
+    this.watched.set(turn, ref);
+    this.env.send({ type: "subscribe", turn, after: -1, ref });
+  }
+
+  /** The `start` of a turn another tab began: it names the user message it answers (and the
+   * answer it replaces, for a regenerate). @param {Frame} frame @returns {AssistantMessage} */
+  watchedStart(frame) {
+    const turn = /** @type {string} */ (frame.turn);
+    const ref = /** @type {string} */ (this.watched.get(turn));
+    this.watched.delete(turn);
+    const replaced = frame.regenerate
+      ? this.entries.findIndex((e) => e.role === "assistant" && e.message.id === frame.regenerate)
+      : -1;
+    /** @type {AssistantMessage} */
+    let message;
+    if (replaced >= 0) {
+      this.truncate(replaced + 1);
+      message = /** @type {{message: AssistantMessage}} */ (this.entries[replaced]).message;
+      message.reset();
+    } else {
+      const userId = frame.user?.id;
+      const shown = userId && this.entries.some((e) => e.role === "user" && e.id === userId);
+      if (!shown && frame.user) this.addUser(frame.user.text ?? "", userId ?? null);
+      message = this.newAssistant();
+      this.entries.push({ role: "assistant", message });
+    }
+    message.id = frame.message ?? null;
+    message.turn = turn;
+    message.ref = ref;
+    this.byTurn.set(turn, message);
+    if (typeof frame.title === "string" && frame.title !== this.title && this.conversation) {
+      this.title = frame.title;
+      this.env.conversationChanged({ id: this.conversation, title: this.title }, { created: false });
+    }
+    this.env.streamingChanged();
+    this.env.grew();
+    return message;
+  }
+
+  /** The server no longer holds a turn we asked for: here is its stored message. @param {Frame} frame */
+  onStored(frame) {
+    const turn = frame.turn;
+    if (!turn || (frame.conversation && frame.conversation !== this.conversation)) return;
+    const message = this.byTurn.get(turn);
+    if (!message) {
+      // A turn announced by another tab that ended before we got to it.
+      if (this.watched.delete(turn)) this.env.resync();
+      return;
+    }
+    this.byTurn.delete(turn);
+    /** @type {StoredMessage} */
+    const stored = frame.message;
+    message.showStored(stored);
+    if (message.streaming) {
+      this.byTurn.delete(message.turn ?? "");
+      message.showDetached();
+    }
+    this.shown({ type: "end", state: message.state, error: stored.error });
   }
 
   /** A frame of `message` is on screen. @param {Frame} frame */
@@ -165,21 +391,46 @@ export class Transcript {
     this.env.grew();
   }
 
+  /** The message an error names by its ref. @param {string | undefined} ref */
+  byErrorRef(ref) {
+    if (!ref) return undefined;
+    const started = this.byRef.get(ref);
+    if (started) return { message: started, starting: true };
+    for (const entry of this.entries) {
+      if (entry.role === "assistant" && entry.message.ref === ref) return { message: entry.message, starting: false };
+    }
+    return undefined;
+  }
+
   /** A protocol error; one naming a frame of a message (its start, or a resubscribe) fails that
    * message, with Retry. @param {Frame} frame */
   onError(frame) {
-    let message = frame.ref ? this.byRef.get(frame.ref) : undefined;
-    if (!message && frame.ref) {
-      for (const entry of this.entries) {
-        if (entry.role === "assistant" && entry.message.ref === frame.ref) message = entry.message;
-      }
-    }
-    if (!message || !message.streaming) {
-      console.warn("inkstream:", frame.code, frame.message);
+    for (const [turn, ref] of this.watched) if (ref === frame.ref) this.watched.delete(turn);
+    const found = this.byErrorRef(frame.ref);
+    // A refused start recorded nothing and streams nothing: the composer says so (below), not
+    // the notice that an answer keeps streaming unsaved.
+    if (frame.code === "storage_unavailable" && !found?.starting) this.env.storageNotice(STORAGE_DOWN);
+    if (!found || !found.message.streaming) {
+      if (frame.code !== "storage_unavailable") console.warn("inkstream:", frame.code, frame.message);
       return;
     }
+    const { message, starting } = found;
     this.byRef.delete(frame.ref);
     this.pendingStarts.delete(frame.ref);
+    const refused = REFUSED[/** @type {keyof typeof REFUSED} */ (frame.code)];
+    const request = this.requests.get(message);
+    if (starting && refused && request && "text" in request) {
+      // Nothing was stored: the question goes back into the box, with why.
+      const index = this.entries.findIndex((e) => e.role === "assistant" && e.message === message);
+      this.truncate(Math.max(0, index - 1));
+      if (!this.entries.length && this.welcome && !this.conversation) this.box.appendChild(this.welcome.cloneNode(true));
+      this.env.composerNote(refused, request.text);
+      this.env.announcer.say(refused);
+      this.env.streamingChanged();
+      if (frame.code === "conversation_busy") this.env.resync();
+      return;
+    }
+    if (starting && refused) this.env.composerNote(refused);
     message.end({ type: "end", state: "error", error: { message: frame.message } });
     message.renderMetrics();
     this.env.announcer.say(`Error: ${frame.message}`);

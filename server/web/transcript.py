@@ -27,7 +27,9 @@ def message_wire(message: Message, markdown: Markdown) -> dict[str, Any]:
     its whole text by the same renderer the stream uses (raw HTML off, links checked)."""
     wire = message.to_wire()
     if message.role == "assistant":
-        wire["html"] = markdown.render(message.text) if message.text else ""
+        # Footnote ids as the stream made them (named by the turn), unique on the page.
+        env = {"docId": message.turn or message.id}
+        wire["html"] = markdown.render(message.text, env) if message.text else ""
     return wire
 
 

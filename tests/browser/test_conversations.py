@@ -469,3 +469,83 @@ def test_axe_finds_nothing_serious_in_the_conversation_ui(browser: Browser, demo
         assert serious(page) == []  # the sidebar over the chat
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("conversation_busy", "still being written in this conversation"),
+        ("storage_unavailable", "could not be recorded"),
+    ],
+)
+def test_a_refused_start_gives_the_question_back(page: Page, demo: Running, code: str, says: str) -> None:
+    """The server refuses a start (injected: the page never sends one while an answer streams,
+    and the database is up): the question goes back into the box, with why."""
+    refuse: list[bool] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def up(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "start" and refuse:
+                ws.send(json.dumps({"type": "error", "code": code, "message": "no", "ref": frame["ref"]}))
+                return
+            server.send(message)
+
+        ws.on_message(up)
+        server.on_message(lambda message: ws.send(message))
+
+    page.route_web_socket("**/ws", route)
+    page.goto(demo.http)
+    ask(page, "echo first")
+    wait_for_url(page, r"/c/c_[\w-]+$")
+    page.wait_for_selector(DONE)
+    refuse.append(True)
+    if code == "conversation_busy":
+        # The refusal also fetches the stored conversation again (what streams there shows).
+        with page.expect_response(lambda r: "/api/conversations/c_" in r.url):
+            ask(page, "echo second")
+    else:
+        ask(page, "echo second")
+    note = page.locator("[data-ink='composer-note']")
+    expect(note).to_contain_text(says)
+    expect(page.get_by_label("Message")).to_have_value("echo second")
+    expect(page.locator('article[data-role="user"]')).to_have_text(["echo first"])
+    expect(page.locator(ASSISTANT)).to_have_count(1)
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.locator("[data-ink='notice']")).to_be_hidden()  # nothing streams unsaved
+    refuse.clear()
+    page.get_by_role("button", name="Send").click()
+    expect(note).to_be_hidden()
+    expect(page.locator('article[data-role="user"]')).to_have_text(["echo first", "echo second"])
+
+
+def test_a_tab_that_was_offline_catches_up_from_storage(
+    context: BrowserContext, page: Page, demo: Running
+) -> None:
+    page.goto(demo.http)
+    ask(page, "echo one")
+    wait_for_url(page, r"/c/c_[\w-]+$")
+    page.wait_for_selector(DONE)
+    cid = conversation_id(page)
+    other = context.new_page()
+    try:
+        other.goto(f"{demo.http}/c/{cid}")
+        expect(other.locator("#connection")).to_have_attribute("data-state", "open")
+        # The other tab's network goes away while this one asks and gets an answer ...
+        other.evaluate(
+            f"""() => {{ const s = {CHAT}.socket; window.__connect = s.connect.bind(s);
+                       s.connect = () => {{ window.__due = true; }}; s.ws.close(); }}"""
+        )
+        other.wait_for_function("() => window.__due === true")
+        ask(page, "echo two")
+        expect(page.locator(ASSISTANT).last).to_have_attribute("data-state", "done")
+        stored_final(page, demo.http, cid)
+        # ... and when it is back, it shows what storage has.
+        other.evaluate(f"() => {{ {CHAT}.socket.connect = window.__connect; window.__connect(); }}")
+        expect(other.locator('article[data-role="user"]')).to_have_text(["echo one", "echo two"])
+        expect(other.locator(ASSISTANT).last).to_have_text(re.compile("two"))
+        expect(other.locator(ASSISTANT).last).to_have_attribute("data-state", "done")
+    finally:
+        other.close()
