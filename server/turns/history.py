@@ -7,6 +7,8 @@ it stored, so what the model was sent is exactly what a reload shows.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..storage.records import Begun
@@ -43,10 +45,18 @@ def upstream_messages(history: tuple[Stored, ...]) -> tuple[Message, ...]:
     return tuple(sent)
 
 
+REPEAT_WINDOW = 120.0  # seconds a start's ref is remembered, to answer its repeat
+
+
 class History:
-    def __init__(self, store: Store, turns: Turns) -> None:
+    def __init__(self, store: Store, turns: Turns, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._turns = turns
+        self._clock = clock
+        # (owner, ref) -> (when, turn, where): a page whose socket dropped between sending a
+        # start and seeing its turn sends it again; the repeat gets the same turn, not a second
+        # copy of the user's message.
+        self._recent: dict[tuple[str, str], tuple[float, str, Begun]] = {}
 
     @property
     def store(self) -> Store:
@@ -55,6 +65,12 @@ class History:
     async def start(self, ask: Ask) -> tuple[str, Begun]:
         """Record the turn and start it; its id and where it is stored. Raises ``NotFound``,
         ``Busy``, ``StorageError`` (nothing started), and what ``Turns.start`` raises."""
+        now = self._clock()
+        for key in [k for k, (when, _, _) in self._recent.items() if now - when > REPEAT_WINDOW]:
+            del self._recent[key]
+        if ask.ref is not None and (ask.user, ask.ref) in self._recent:
+            _, turn, begun = self._recent[(ask.user, ask.ref)]
+            return turn, begun
         turn = self._turns.new_id()
         begun = await self._store.begin(
             ask.user,
@@ -86,4 +102,6 @@ class History:
             # The recorded answer would stay "streaming" (and the conversation busy) forever.
             await self._store.abandon(turn)
             raise
+        if ask.ref is not None:
+            self._recent[(ask.user, ask.ref)] = (now, turn, begun)
         return turn, begun

@@ -358,3 +358,18 @@ def test_a_trusted_user_header_is_the_owner_and_is_required(upstream: FakeUpstre
         assert [c["id"] for c in listed.json()["conversations"]] == [conversation]
         bob = {"x-forwarded-user": "bob@example.com"}
         assert httpx.get(f"{running.http}/api/conversations/{conversation}", headers=bob).status_code == 404
+
+
+def test_a_start_sent_again_after_a_dropped_socket_is_the_same_turn(upstream: FakeUpstream) -> None:
+    upstream.add("m", paced_answer([f"x{i} " for i in range(20)], 40))
+    with serve(openai_base_url=upstream.base_url) as running:
+        with Client(running.ws, cookie=running.cookie) as first:
+            turn = first.start("only once", model="m", ref="r-1")
+        with Client(running.ws, cookie=running.cookie) as again:
+            assert again.start("only once", model="m", ref="r-1") == turn
+            again.until_end(turn)
+            conversation = again.last_start["conversation"]
+        messages = api(running.http, running.cookie, "GET", f"/api/conversations/{conversation}").json()
+        assert [m["role"] for m in messages["messages"]] == ["user", "assistant"]
+        listed = api(running.http, running.cookie, "GET", "/api/conversations").json()["conversations"]
+        assert len(listed) == 1
