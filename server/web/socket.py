@@ -14,6 +14,7 @@ resume where it was.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -56,6 +57,7 @@ log = logging.getLogger("inkstream.ws")
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 4008
+FOLLOWED_KEPT = 64
 
 
 def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: tuple[str, ...]) -> bool:
@@ -122,6 +124,9 @@ class Connection:
         self._watchdog: asyncio.TimerHandle | None = None
         self.too_slow = False
         self._started: list[str] = []  # turns this socket started, while they run
+        # Turns this socket has followed: news of their saving still concerns it after their
+        # feed has drained (the last write lands after the end frame went out).
+        self._followed: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._strike_window = loop.time()
 
     def notify(self) -> None:
@@ -138,8 +143,13 @@ class Connection:
         task.add_done_callback(self._posts.discard)
 
     def saving(self, turn: str, ok: bool, message: str) -> None:
-        if turn in self._feeds:
+        if turn in self._feeds or turn in self._followed:
             self.post(storage_frame(turn, ok, message))
+
+    def _follows(self, turn: str) -> None:
+        self._followed[turn] = None
+        if len(self._followed) > FOLLOWED_KEPT:
+            self._followed.popitem(last=False)
 
     async def run(self) -> None:
         sender = self._sender = asyncio.create_task(self._send_loop())
@@ -269,6 +279,7 @@ class Connection:
             turn, begun = await self._services.history.start(ask)
         self._started.append(turn)
         self._feeds[turn] = await self._hub.follow(turn, -1, self, user=self._user)
+        self._follows(turn)
         self.notify()
         self._services.watchers.started(begun.conversation.id, turn, self)
 
@@ -288,6 +299,7 @@ class Connection:
             return
         old = self._feeds.get(frame.turn)
         self._feeds[frame.turn] = feed
+        self._follows(frame.turn)
         if old is not None:
             old.close()
         self.notify()
