@@ -268,7 +268,10 @@ class SqliteLock:
 
 
 def test_a_database_that_refuses_writes_mid_answer(database: Database, upstream: FakeUpstream) -> None:
-    pieces = [f"p{i:03d} " for i in range(240)]  # 40 a second: 6 s
+    # 40 a second: 10 s, with the database unavailable from the first text for 5 s. SQLite's
+    # busy timeout is 2 s, so an outage shorter than a write interval plus that could be
+    # waited out by a write without ever failing: 5 s cannot.
+    pieces = [f"p{i:03d} " for i in range(400)]
     upstream.add("m", paced_answer(pieces, 40))
     with serve(openai_base_url=upstream.base_url, **database.settings()) as running:
         with Client(running.ws, cookie=running.cookie) as client:
@@ -284,7 +287,7 @@ def test_a_database_that_refuses_writes_mid_answer(database: Database, upstream:
             else:
                 database.server.stop()
             try:
-                outage = threading.Timer(3.0, lock.release if lock else database.server.start)  # type: ignore[union-attr]
+                outage = threading.Timer(5.0, lock.release if lock else database.server.start)  # type: ignore[union-attr]
                 outage.start()
                 notices: list[dict[str, Any]] = []
                 while True:
