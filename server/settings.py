@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     models_cache_seconds: Seconds = 60.0
 
     # Turns.
-    grace_period: Seconds = 30.0  # an unwatched turn is cancelled after this
+    # An unwatched turn is cancelled after this; 0: never (a disconnect is never a stop: the
+    # answer is stored, and the page finds it when it comes back).
+    grace_period: Seconds = 0.0
     turn_retention: Seconds = 300.0  # a finished turn's log stays replayable this long
     max_turn_log_bytes: Count = 64 * 1024 * 1024
     max_fps: Positive = 30.0  # frames per second per turn, after the first

@@ -143,7 +143,7 @@ class MemoryHub:
             self._start_grace(record)
 
     def _start_grace(self, record: _Turn) -> None:
-        if record.finished or record.grace is not None:
+        if record.finished or record.grace is not None or self._grace <= 0:
             return
 
         def unwatched() -> None:

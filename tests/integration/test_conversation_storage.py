@@ -376,3 +376,17 @@ def test_a_start_sent_again_after_a_dropped_socket_is_the_same_turn(upstream: Fa
         assert [m["role"] for m in messages["messages"]] == ["user", "assistant"]
         listed = api(running.http, running.cookie, "GET", "/api/conversations").json()["conversations"]
         assert len(listed) == 1
+
+
+def test_a_disconnect_is_never_a_stop(upstream: FakeUpstream) -> None:
+    pieces = [f"d{i} " for i in range(60)]  # 40 a second: 1.5 s
+    upstream.add("m", paced_answer(pieces, 40))
+    with serve(openai_base_url=upstream.base_url) as running:  # the default grace period: none
+        with Client(running.ws, cookie=running.cookie) as client:
+            client.start("go on without me", model="m")
+            conversation = client.last_start["conversation"]
+        deadline = time.monotonic() + 15
+        while (answer := stored_answer(running.http, running.cookie, conversation))["state"] == "streaming":
+            assert time.monotonic() < deadline, answer
+            time.sleep(0.1)
+        assert (answer["state"], answer["text"]) == ("done", "".join(pieces))
