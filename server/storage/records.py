@@ -16,6 +16,12 @@ INTERRUPTED = {
 }
 NOT_STARTED = {"code": "internal", "message": "This answer could not be started."}
 
+# A message's fields that go to the page only when set.
+_OPTIONAL_WIRE = (
+    "error", "usage", "tool_calls", "finish_reason", "ttft_ms", "tokens_per_second",
+    "duration_ms", "model", "turn",
+)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
@@ -64,13 +70,10 @@ class Message:
         return self.state == STREAMING
 
     def to_wire(self) -> dict[str, Any]:
-        wire: dict[str, Any] = {"id": self.id, "parent": self.parent, "role": self.role, "text": self.text}
-        wire["state"] = self.state
-        for name in ("error", "usage", "tool_calls", "finish_reason", "ttft_ms", "tokens_per_second"):
-            value = getattr(self, name)
-            if value is not None:
-                wire[name] = value
-        for name in ("duration_ms", "model", "turn"):
+        wire: dict[str, Any] = {
+            "id": self.id, "parent": self.parent, "role": self.role, "text": self.text, "state": self.state,
+        }  # fmt: skip
+        for name in _OPTIONAL_WIRE:
             value = getattr(self, name)
             if value is not None:
                 wire[name] = value

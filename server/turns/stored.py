@@ -80,8 +80,14 @@ class StoredHub:
         fits = self._memory.append(turn, events, frames)
         saver = self._savers.get(turn)
         if saver is not None and events:
-            saver.draft.feed(events, self._clock())
-            saver.wake.set()
+            draft = saver.draft
+            before = draft.due()
+            draft.feed(events, self._clock())
+            # Woken only when the next write moved earlier (the first text after a write, or
+            # the end): every frame waking it would cost a loop turn per frame for nothing.
+            after = draft.due()
+            if after is not None and (before is None or after < before):
+                saver.wake.set()
         return fits
 
     def finish(self, turn: str) -> None:
@@ -131,7 +137,7 @@ class StoredHub:
                     continue
                 delay = due - self._clock()
                 if delay > 0:
-                    # Woken early only to write an ending (due at once) that came meanwhile.
+                    # Woken early only when a write fell due sooner (the ending came).
                     saver.wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(saver.wake.wait(), delay)
