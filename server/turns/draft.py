@@ -38,6 +38,11 @@ class Draft:
         self.stored = False  # the ending is stored: nothing more will be written
 
     @property
+    def ended(self) -> bool:
+        """The turn's end has come (stored or still to be written)."""
+        return self._ending is not None
+
+    @property
     def saved_chars(self) -> int:
         return self._saved
 

@@ -8,9 +8,10 @@ it stored, so what the model was sent is exactly what a reload shows.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ..errors import Busy
 from ..storage.records import Begun
 from ..storage.records import Message as Stored
 from ..storage.store import Store
@@ -46,12 +47,23 @@ def upstream_messages(history: tuple[Stored, ...]) -> tuple[Message, ...]:
 
 
 REPEAT_WINDOW = 120.0  # seconds a start's ref is remembered, to answer its repeat
+SETTLE_WAIT = 3.0  # seconds a start waits for an ended answer's last write (beyond SQLite's 2 s busy wait)
 
 
 class History:
-    def __init__(self, store: Store, turns: Turns, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: Store,
+        turns: Turns,
+        *,
+        settle: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._turns = turns
+        # Waits for the writes of turns that have ended: a question sent the moment an answer
+        # ended would otherwise find its conversation still busy until that end is written.
+        self._settle = settle
         self._clock = clock
         # (owner, ref) -> (when, turn, where): a page whose socket dropped between sending a
         # start and seeing its turn sends it again; the repeat gets the same turn, not a second
@@ -72,14 +84,13 @@ class History:
             _, turn, begun = self._recent[(ask.user, ask.ref)]
             return turn, begun
         turn = self._turns.new_id()
-        begun = await self._store.begin(
-            ask.user,
-            conversation=ask.conversation,
-            text=ask.text,
-            regenerate=ask.regenerate,
-            model=ask.model,
-            turn=turn,
-        )
+        try:
+            begun = await self._begin(ask, turn)
+        except Busy:
+            if self._settle is None:
+                raise
+            await self._settle(SETTLE_WAIT)
+            begun = await self._begin(ask, turn)
         place = Place(
             conversation=begun.conversation.id,
             title=begun.conversation.title,
@@ -105,3 +116,13 @@ class History:
         if ask.ref is not None:
             self._recent[(ask.user, ask.ref)] = (now, turn, begun)
         return turn, begun
+
+    async def _begin(self, ask: Ask, turn: str) -> Begun:
+        return await self._store.begin(
+            ask.user,
+            conversation=ask.conversation,
+            text=ask.text,
+            regenerate=ask.regenerate,
+            model=ask.model,
+            turn=turn,
+        )

@@ -123,6 +123,13 @@ class StoredHub:
             await asyncio.gather(*pending, return_exceptions=True)
         await self._memory.aclose()
 
+    async def settle(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) for the ends of turns that have ended to be written: until
+        then their conversations still look busy to the store."""
+        tasks = [s.task for s in self._savers.values() if s.draft.ended and s.task and not s.task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=seconds)
+
     # ------------------------------------------------------------------ saving
 
     async def _save(self, saver: _Saver) -> None:

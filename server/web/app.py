@@ -63,7 +63,8 @@ def create_app(settings: Settings) -> Starlette:
         app.state.turns = turns
         app.state.markdown = markdown
         app.state.identity = identity
-        app.state.services = Services(settings, turns, hub, History(store, turns), Watchers(), markdown)
+        history = History(store, turns, settle=hub.settle)
+        app.state.services = Services(settings, turns, hub, history, Watchers(), markdown)
         app.state.highlight_css = highlight_css()
         log.info("storage: %s", describe(settings.storage_url))
         try:

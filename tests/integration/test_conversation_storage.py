@@ -390,3 +390,24 @@ def test_a_disconnect_is_never_a_stop(upstream: FakeUpstream) -> None:
             assert time.monotonic() < deadline, answer
             time.sleep(0.1)
         assert (answer["state"], answer["text"]) == ("done", "".join(pieces))
+
+
+def test_a_question_sent_the_moment_an_answer_ends_is_taken(database: Database, upstream: FakeUpstream) -> None:
+    # The end frame goes out before the saver has written the end: the conversation must not
+    # refuse the next question as busy in that gap.
+    upstream.add("m", paced_answer([f"w{i} " for i in range(5)], 1000))
+    with serve(openai_base_url=upstream.base_url, **database.settings()) as running:
+        with Client(running.ws, cookie=running.cookie) as client:
+            turn = client.start("first", model="m", ref="q0")
+            conversation = client.last_start["conversation"]
+            client.until_end(turn)
+            for n in range(1, 8):
+                turn = client.start(f"question {n}", model="m", ref=f"q{n}", conversation=conversation)
+                assert client.last_start["conversation"] == conversation
+                client.until_end(turn)
+        stored = api(running.http, running.cookie, "GET", f"/api/conversations/{conversation}").json()
+        assert [m["text"] for m in stored["messages"] if m["role"] == "user"] == [
+            "first",
+            *(f"question {n}" for n in range(1, 8)),
+        ]
+        assert all(m["state"] == "done" for m in stored["messages"] if m["role"] == "assistant")
