@@ -2,6 +2,8 @@
 // The message box: Enter sends, Shift+Enter starts a new line, Esc (anywhere in the chat)
 // stops; Send becomes Stop while an answer streams.
 
+const FIELD_SIZING = typeof CSS !== "undefined" && CSS.supports("field-sizing", "content");
+
 export class Composer {
   /**
    * @param {HTMLFormElement} form
@@ -57,6 +59,10 @@ export class Composer {
 
   /** Grow the box with its text, up to a limit set in CSS. */
   fit() {
+    // Where the browser sizes the box to its text itself (`field-sizing: content`), a key costs
+    // no layout here: measuring it forced a layout of the whole page on every key, while an
+    // answer streamed.
+    if (FIELD_SIZING) return;
     this.input.style.height = "auto";
     this.input.style.height = `${this.input.scrollHeight}px`;
   }

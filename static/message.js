@@ -1,13 +1,16 @@
 // @ts-check
 // One assistant answer: its article, its patched content, its state, metrics and error.
 
-import { Patcher } from "./patch.js";
+import { Patcher, chunked } from "./patch.js";
 
 /** @typedef {import("./socket.js").Frame} Frame */
 
 const STATE_WORDS = { done: "", stopped: "Stopped", error: "Error", incomplete: "Incomplete" };
 
 const SCROLLERS = "pre, .table-scroll";
+
+/** How often, at most, a streaming answer's figures are written (ms). */
+const METRICS_MS = 250;
 
 /**
  * A code block or table wider than the answer scrolls sideways in its own box: the keyboard
@@ -71,6 +74,8 @@ export class AssistantMessage {
     this.deltas = 0;
     this.chars = 0;
     this.maxLag = 0;
+    /** when the footer's figures were last written */
+    this.metricsAt = 0;
     /** @type {number | undefined} completion tokens, when the upstream said */
     this.tokens = undefined;
     /** @type {Array<[number, number]>} [characters received so far, when] not yet shown */
@@ -126,9 +131,11 @@ export class AssistantMessage {
     this.tools.clear();
     this.toolsEl.replaceChildren();
     // Trusted: our own renderer's output (markdown-it with raw HTML disabled), as in the ops.
-    this.content.innerHTML = stored.html ?? "";
-    const nodes = Array.from(this.content.children);
+    const template = this.article.ownerDocument.createElement("template");
+    template.innerHTML = stored.html ?? "";
+    const nodes = Array.from(template.content.children);
     nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
+    chunked(this.content, Array.from(template.content.childNodes));
     if (stored.model) this.modelEl.textContent = stored.model;
     this.stats = { ttft_ms: stored.ttft_ms, tokens_per_second: stored.tokens_per_second };
     this.tokens = stored.usage?.completion_tokens;
@@ -267,7 +274,9 @@ export class AssistantMessage {
         this.maxLag = Math.max(this.maxLag, now - entry[1]);
       }
       if (frame.type === "end") this.end(frame);
-      this.renderMetrics();
+      // While it streams, the figures change a few times a second at most: each change lays out
+      // and paints the footer again, which on a slow CPU costs as much as the new text itself.
+      if (!this.streaming || now - this.metricsAt >= METRICS_MS) this.renderMetrics();
       this.onShown?.(frame);
     });
     return true;
@@ -325,6 +334,7 @@ export class AssistantMessage {
 
   /** The footer's figures: this page's own measurements of a turn it started, else the server's. */
   renderMetrics() {
+    this.metricsAt = performance.now();
     const parts = [];
     if (!this.observed && this.stats) {
       if (this.stats.ttft_ms != null) parts.push(`TTFT ${Math.round(this.stats.ttft_ms)} ms`);

@@ -7,6 +7,14 @@
 // table, a code block) open a nested level whose finished children freeze inside them.
 // docs/protocol.md lists the operations and server/markdown/ops.py is their schema;
 // tests/support/dom.py is the same logic in Python, used by the renderer's unit tests.
+//
+// The top-level blocks do not sit in the element itself but in runs of consecutive blocks, each
+// in a chunk (`div.chunk`, chrome to unwrap, like a code block's frame). A long answer holds
+// thousands of blocks: as direct children of one element, every frame's layout walked all of
+// them and every paint visited each one. A full chunk is done for, and the stylesheet lets the
+// browser skip its layout and paint while it is off screen (content-visibility), so a frame costs
+// what changed and what shows, not how long the answer already is. Blocks never move between
+// chunks: a new chunk starts only between two blocks, once the current one is full.
 
 /** @typedef {{id: number, html: string}} Block */
 /** @typedef {{op: string, id?: number, html?: string, blocks?: Array<string | Block>, text?: string,
@@ -57,18 +65,70 @@ function lastMeaningful(nodes) {
 
 // How much new HTML one animation frame takes in. A firehose upstream can deliver more per
 // frame than a browser lays out in 50 ms; what is left waits for the next frame (and shows in
-// the message's render-lag metric). Measured in Chromium on the demo's 200 KB answer, 8 KB of
-// highlighted code made frames of ~35 ms (layout ~1,500 objects, then paint): 4 KB leaves room
-// under 50 ms on a loaded machine, and still takes in 240 KB a second. A single
-// block bigger than the budget goes in without its longest list of children (a table's rows, a
-// code block's lines), which follow over the next frames. When frames come late (a slow or busy
-// machine: the last frame's layout took long) the budget halves, down to 1 KB; while they come
-// on time it grows, up to 16 KB.
+// the message's render-lag metric). A single block bigger than the budget goes in without its
+// longest list of children (a table's rows, a code block's lines), which follow over the next
+// frames. The budget follows each frame's measured cost (below): a frame that left work queued
+// grows it, one that cost more than twice LATE_FRAME_MS shrinks it. Most of a frame's
+// cost does not depend on how much went in (style, layout and paint of what changed, the
+// commit), so on a slow CPU the page keeps up by taking more per frame, not by taking less.
 const FRAME_BUDGET = 4 * 1024;
 const MIN_BUDGET = 1024;
-const MAX_BUDGET = 16 * 1024;
+const MAX_BUDGET = 64 * 1024;
 const LATE_FRAME_MS = 40;
-const TIMELY_FRAME_MS = 24;
+
+// What share of the main thread the frames that show new text may take. Every frame with a
+// change pays for style, layout, paint and commit however little changed: on a phone-class CPU
+// (4x throttled) that was ~25 ms a frame, and at the 30 frames/s the server sends, nine tenths
+// of the thread, with keys and clicks waiting behind. So each frame's cost is measured (from its
+// animation-frame callback to the task after its rendering) and the next one waits long enough
+// to keep that share: a fast machine still takes every frame, a slow one takes fewer, each with
+// more text in it. Never longer than MAX_GAP_MS between two, so the text still flows.
+const BUSY_SHARE = 0.15;
+const MAX_GAP_MS = 250;
+
+// How much a chunk holds before the next top-level block starts a new one. Small chunks let more
+// of the answer be skipped; each chunk costs a box of its own. Measured by benchmarks/page.py on
+// the demo's 224 KB answer (docs/architecture.md).
+const CHUNK_HTML = 6 * 1024;
+const CHUNK_BLOCKS = 16;
+
+/**
+ * A chunk's element, in `doc`: open (never skipped) until the next one starts. The chunk that
+ * grows is measured by the scroll latch: skipped just below the view, it would count at its
+ * placeholder height, and the end would be scrolled short.
+ * @param {Document} doc
+ */
+function newChunk(doc) {
+  const chunk = doc.createElement("div");
+  chunk.className = "chunk";
+  chunk.setAttribute("data-chrome", "wrap");
+  chunk.setAttribute("data-open", "");
+  return chunk;
+}
+
+/**
+ * Put `nodes` (top-level blocks, in order) into `root`, in chunks as the patcher makes them (the
+ * last one open, as it would be after streaming).
+ * @param {Element} root @param {Node[]} nodes
+ */
+export function chunked(root, nodes) {
+  let chunk = null;
+  let html = 0;
+  let count = 0;
+  for (const node of nodes) {
+    if (isBlank(node)) continue;
+    if (!chunk || html >= CHUNK_HTML || count >= CHUNK_BLOCKS) {
+      chunk?.removeAttribute("data-open");
+      chunk = newChunk(root.ownerDocument);
+      root.appendChild(chunk);
+      html = 0;
+      count = 0;
+    }
+    chunk.appendChild(node);
+    html += sizeOf(node);
+    count += 1;
+  }
+}
 
 export class Patcher {
   /**
@@ -86,6 +146,13 @@ export class Patcher {
     this.template = this.doc.createElement("template");
     /** @type {Level[]} */
     this.levels = [{ parent: root, live: [], blocks: [] }];
+    /** @type {Element | null} the chunk top-level blocks go into */
+    this.chunk = null;
+    /** what the current chunk holds: bytes of HTML, blocks */
+    this.chunkHtml = 0;
+    this.chunkBlocks = 0;
+    /** bytes of HTML of the live top-level block, counted into its chunk when it freezes */
+    this.liveSize = 0;
     /** @type {number[]} ids of the frozen top-level blocks, as levels[0].blocks */
     this.ids = [];
     /** @type {number | null} the live top-level block's id */
@@ -95,21 +162,60 @@ export class Patcher {
     this.queue = [];
     this.scheduled = false;
     this.budget = FRAME_BUDGET;
-    /** when the last frame that took in operations ran, while more were waiting */
-    this.lastFrame = 0;
+    /** the timeout that holds back the next frame (0: none) */
+    this.timer = 0;
+    /** whether the frame being measured left operations queued */
+    this.behind = false;
+    /** when the frame being measured started (0: none is) */
+    this.frameStart = 0;
+    /** not before then (performance.now()) does the next frame take in operations */
+    this.nextAt = 0;
+    /** tells when a frame's rendering is over: its message is the first task after it */
+    this.after = new MessageChannel();
+    this.after.port1.onmessage = () => this.measured();
   }
 
-  /** The next frame's budget, from how late it came. @param {number} now */
-  frame(now) {
+  /** An animation frame: take in what its budget allows. */
+  frame() {
     this.scheduled = false;
-    if (this.lastFrame) {
-      const gap = now - this.lastFrame;
-      if (gap > LATE_FRAME_MS) this.budget = Math.max(MIN_BUDGET, this.budget / 2);
-      else if (gap < TIMELY_FRAME_MS) this.budget = Math.min(MAX_BUDGET, this.budget * 1.25);
-    }
+    const start = performance.now();
+    const before = this.queue.length;
     this.drain(this.budget);
-    this.lastFrame = this.queue.length ? now : 0;
+    if (this.queue.length !== before && !this.frameStart) {
+      this.frameStart = start;
+      this.behind = this.queue.length > 0;
+      this.after.port2.postMessage(null);
+    }
   }
+
+  /** The frame that took in operations has been rendered: what did it cost? */
+  measured() {
+    const now = performance.now();
+    const cost = now - this.frameStart;
+    this.frameStart = 0;
+    // Behind, the page takes more per frame (the display must catch up), unless the last frame
+    // was long enough to be the new HTML's doing.
+    if (cost > 2 * LATE_FRAME_MS) this.budget = Math.max(MIN_BUDGET, this.budget * 0.6);
+    else if (this.behind) this.budget = Math.min(MAX_BUDGET, this.budget * 1.25);
+    else if (cost > LATE_FRAME_MS) this.budget = Math.max(MIN_BUDGET, this.budget * 0.85);
+    this.nextAt = now + Math.min(MAX_GAP_MS, cost * (1 / BUSY_SHARE - 1));
+  }
+
+  /** Ask for the frame that takes in the queue: the next one, or the first after `nextAt`. */
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const wait = this.nextAt - performance.now();
+    if (wait > 4) {
+      this.timer = setTimeout(() => {
+        this.timer = 0;
+        requestAnimationFrame(() => this.frame());
+      }, wait);
+    } else {
+      requestAnimationFrame(() => this.frame());
+    }
+  }
+
 
   /**
    * Apply `ops` at the next animation frame (all that arrived since the last frame go in one
@@ -121,9 +227,8 @@ export class Patcher {
     if (after) this.queue.push(after);
     if (this.doc.visibilityState === "hidden") {
       this.drain(Infinity);
-    } else if (!this.scheduled) {
-      this.scheduled = true;
-      requestAnimationFrame((now) => this.frame(now));
+    } else {
+      this.schedule();
     }
   }
 
@@ -172,10 +277,7 @@ export class Patcher {
       used += (op.html?.length ?? 0) + (op.text?.length ?? 0) + blocks.reduce((n, b) => n + htmlOf(b).length, 0);
       this.apply([op]);
     }
-    if (this.queue.length && !this.scheduled) {
-      this.scheduled = true;
-      requestAnimationFrame((now) => this.frame(now));
-    }
+    if (this.queue.length) this.schedule();
   }
 
   /**
@@ -195,6 +297,8 @@ export class Patcher {
     }
     const held = widest ? Array.from(widest.childNodes) : [];
     for (const child of held) child.remove();
+    if (this.levels.length === 1) this.placeTop(html.length);
+    else this.liveSize += html.length;
     const level = this.level;
     const ref = level.live[0] ?? null;
     if (id !== null) stamp(nodes, id);
@@ -249,18 +353,48 @@ export class Patcher {
   /** Forget everything (a retried turn starts over). */
   reset() {
     this.queue = [];
+    clearTimeout(this.timer);
+    this.timer = 0;
+    this.scheduled = false;
     this.root.replaceChildren();
     this.levels = [{ parent: this.root, live: [], blocks: [] }];
+    this.chunk = null;
     this.ids = [];
     this.liveId = null;
+  }
+
+  /**
+   * A top-level block of `size` bytes of HTML goes in: into the current chunk, or, when that is
+   * full and holds no live block, into a new one after it.
+   * @param {number} size @param {boolean} [frozen] it goes in frozen (else: as the live block)
+   */
+  placeTop(size, frozen = true) {
+    const level = this.levels[0];
+    const full = this.chunkHtml >= CHUNK_HTML || this.chunkBlocks >= CHUNK_BLOCKS;
+    // The chunk may also have gone with the content (a replay empties the element).
+    if (!this.chunk || this.chunk.parentNode !== this.root || (full && !level.live.length)) {
+      this.chunk?.removeAttribute("data-open");
+      this.chunk = newChunk(this.doc);
+      this.root.appendChild(this.chunk);
+      this.chunkHtml = 0;
+      this.chunkBlocks = 0;
+      level.parent = this.chunk;
+    }
+    if (frozen) {
+      this.chunkHtml += size;
+      this.chunkBlocks += 1;
+    } else {
+      this.liveSize = size;
+    }
   }
 
   /** Frozen top-level blocks, before the live one. @param {Op} op */
   op_insert(op) {
     if (this.levels.length > 1) throw new Error("insert inside a container");
     const level = this.levels[0];
-    const ref = level.live[0] ?? null;
     for (const block of /** @type {Block[]} */ (op.blocks ?? [])) {
+      this.placeTop(block.html.length);
+      const ref = level.live[0] ?? null;
       const nodes = nodesOf(this.template, block.html);
       stamp(nodes, block.id);
       this.hooks.onNodes?.(nodes, block.id);
@@ -280,11 +414,13 @@ export class Patcher {
       const nodes = nodesOf(this.template, html);
       for (const node of nodes) level.parent.insertBefore(node, ref);
       level.blocks.push(nodes);
+      this.liveSize += html.length;
     }
   }
 
   /** @param {Op} op */
   op_live(op) {
+    if (this.levels.length === 1) this.placeTop(op.html?.length ?? 0, false);
     const level = this.level;
     for (const node of level.live) node.parentNode?.removeChild(node);
     level.live = nodesOf(this.template, op.html ?? "");
@@ -295,6 +431,7 @@ export class Patcher {
 
   /** Plain text typed at the end of a paragraph: extend the last text node. @param {Op} op */
   op_tail(op) {
+    this.liveSize += op.text?.length ?? 0;
     let target = lastMeaningful(this.level.live);
     for (let i = 0; i < (op.depth ?? 0); i++) {
       if (!(target instanceof Element)) throw new Error("tail: depth goes below a text node");
@@ -316,6 +453,8 @@ export class Patcher {
     if (level.live.length) {
       level.blocks.push(level.live);
       if (top) {
+        this.chunkHtml += this.liveSize;
+        this.chunkBlocks += 1;
         this.ids.push(/** @type {number} */ (this.liveId));
         this.hooks.onFrozen?.(level.live);
       }
@@ -377,7 +516,10 @@ export class Patcher {
       const nodes = nodesOf(this.template, block.html);
       stamp(nodes, block.id);
       this.hooks.onNodes?.(nodes, block.id);
-      for (const node of nodes) level.parent.insertBefore(node, ref);
+      // Before the block that follows, in its chunk; at the end, in the last chunk.
+      if (!ref) this.placeTop(block.html.length);
+      const parent = ref?.parentNode ?? level.parent;
+      for (const node of nodes) parent.insertBefore(node, ref);
       return nodes;
     });
     level.blocks.splice(at, 0, ...added);

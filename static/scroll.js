@@ -13,7 +13,6 @@ export class Scroller {
     this.box = box;
     this.pill = pill;
     this.following = true;
-    this.pending = false;
     // Until when a scroll counts as the user's: smooth wheel scrolling, dragging and touch
     // momentum keep firing scroll events after the input that started them.
     this.userUntil = 0;
@@ -51,6 +50,24 @@ export class Scroller {
       const user = this.dragging || performance.now() < this.userUntil;
       if (!this.following && user && this.atEnd()) this.attach();
     }, { passive: true });
+    // Following the end is done where sizes are known: a ResizeObserver's callback runs after the
+    // frame's layout and before its paint, so the new end shows in the same frame, with no layout
+    // forced by reading the height mid-frame. It also sees what no update announces: a chunk
+    // skipped off screen (content-visibility) measured at its placeholder height, then rendered
+    // taller once scrolled into view.
+    this.sizes = new ResizeObserver(() => {
+      if (this.following) this.toEnd();
+    });
+    // The box itself too: a notice or a taller message box above or below it shrinks the view.
+    this.sizes.observe(box);
+    for (const child of box.children) this.sizes.observe(child);
+    this.children = new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.addedNodes) if (node instanceof Element) this.sizes.observe(node);
+        for (const node of change.removedNodes) if (node instanceof Element) this.sizes.unobserve(node);
+      }
+    });
+    this.children.observe(box, { childList: true });
     pill.addEventListener("click", () => {
       this.attach();
       this.toEnd();
@@ -65,6 +82,8 @@ export class Scroller {
   /** Remove the listener outside the chat (the chat is unmounted). */
   dispose() {
     this.box.ownerDocument.removeEventListener("pointerup", this.onPointerUp);
+    this.sizes.disconnect();
+    this.children.disconnect();
   }
 
   detach() {
@@ -86,11 +105,8 @@ export class Scroller {
       if (!this.atEnd()) this.pill.hidden = false;
       return;
     }
-    if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      if (this.following) this.toEnd();
-    });
+    // Growth is followed by the ResizeObserver above, in the frame that lays it out. Scrolling in
+    // the next animation frame instead cost a second full frame (layout, paint, commit) for
+    // every update.
   }
 }

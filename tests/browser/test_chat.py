@@ -49,7 +49,9 @@ def test_answer_streams_progressively_and_ends_rendered(
     expect(answer).to_have_attribute("data-state", "done")
     states = page.evaluate("window.__states")
     busy = [s["text"] for s in states if s["busy"] == "true"]
-    assert len(busy) > 30  # many intermediate states, not one big paint at the end
+    # Many intermediate states, not one big paint at the end. How many depends on the machine:
+    # the page takes fewer, larger frames when its frames are slow (static/patch.js).
+    assert len(busy) > 10
     lengths = [len(t) for t in busy]
     assert lengths[-1] > lengths[len(lengths) // 4] > 0  # it grew
     assert last_answer_content(page) == expected_content(ANSWER)

@@ -392,7 +392,9 @@ def test_a_disconnect_is_never_a_stop(upstream: FakeUpstream) -> None:
         assert (answer["state"], answer["text"]) == ("done", "".join(pieces))
 
 
-def test_a_question_sent_the_moment_an_answer_ends_is_taken(database: Database, upstream: FakeUpstream) -> None:
+def test_a_question_sent_the_moment_an_answer_ends_is_taken(
+    database: Database, upstream: FakeUpstream
+) -> None:
     # The end frame goes out before the saver has written the end: the conversation must not
     # refuse the next question as busy in that gap.
     upstream.add("m", paced_answer([f"w{i} " for i in range(5)], 1000))
