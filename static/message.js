@@ -114,8 +114,10 @@ export class AssistantMessage {
    * Show a stored message as it is (its server-rendered HTML, state, error and figures): a
    * transcript opened from storage, or a turn the server no longer holds in memory.
    * @param {import("./conversations.js").StoredMessage} stored
+   * @param {{later?: boolean}} [how] later: its content goes in with a task of its own (an older
+   *   message of a conversation being opened, which need not hold up the newest)
    */
-  showStored(stored) {
+  showStored(stored, how = {}) {
     this.generation += 1;
     this.patcher.reset();
     this.codeNumbers.clear();
@@ -130,12 +132,19 @@ export class AssistantMessage {
     this.firstAt = null;
     this.tools.clear();
     this.toolsEl.replaceChildren();
-    // Trusted: our own renderer's output (markdown-it with raw HTML disabled), as in the ops.
-    const template = this.article.ownerDocument.createElement("template");
-    template.innerHTML = stored.html ?? "";
-    const nodes = Array.from(template.content.children);
-    nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
-    chunked(this.content, Array.from(template.content.childNodes));
+    const generation = this.generation;
+    const fill = () => {
+      if (generation !== this.generation) return;
+      // Trusted: our own renderer's output (markdown-it with raw HTML disabled), as in the ops.
+      const template = this.article.ownerDocument.createElement("template");
+      template.innerHTML = stored.html ?? "";
+      const nodes = Array.from(template.content.children);
+      nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
+      chunked(this.content, Array.from(template.content.childNodes));
+    };
+    // After the next frame (the newest messages painted), in a task of its own.
+    if (how.later && stored.state !== "streaming") requestAnimationFrame(() => setTimeout(fill, 0));
+    else fill();
     if (stored.model) this.modelEl.textContent = stored.model;
     this.stats = { ttft_ms: stored.ttft_ms, tokens_per_second: stored.tokens_per_second };
     this.tokens = stored.usage?.completion_tokens;

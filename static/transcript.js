@@ -31,6 +31,9 @@ import { AssistantMessage } from "./message.js";
  * @property {() => void} resync fetch the stored conversation again and show it
  */
 
+/** Messages of a conversation being opened whose content goes in at once (the newest). */
+const SHOWN_FIRST = 6;
+
 const STORAGE_DOWN =
   "Saving paused — the database is unavailable; your answer keeps streaming and will be saved when it is back.";
 
@@ -101,7 +104,9 @@ export class Transcript {
     if (!thread) {
       if (this.welcome) this.box.appendChild(this.welcome.cloneNode(true));
     } else {
-      for (const stored of thread.messages) this.showStored(stored);
+      // The newest answers first on screen: older ones get their content a task each, after.
+      const soon = thread.messages.length - SHOWN_FIRST;
+      thread.messages.forEach((stored, index) => this.showStored(stored, index < soon));
     }
     if ((this.conversation || was) && this.env.isOpen()) {
       this.env.send({ type: "watch", conversation: this.conversation });
@@ -109,8 +114,8 @@ export class Transcript {
     this.env.streamingChanged();
   }
 
-  /** @param {StoredMessage} stored */
-  showStored(stored) {
+  /** @param {StoredMessage} stored @param {boolean} [later] its content may come a moment later */
+  showStored(stored, later = false) {
     if (stored.role === "user") {
       this.addUser(stored.text, stored.id);
       return;
@@ -118,7 +123,7 @@ export class Transcript {
     if (stored.role !== "assistant") return;
     const message = this.newAssistant();
     this.entries.push({ role: "assistant", message });
-    message.showStored(stored);
+    message.showStored(stored, { later });
     if (message.streaming && message.turn) this.follow(message, message.turn);
   }
 
