@@ -142,9 +142,12 @@ export class AssistantMessage {
       nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
       chunked(this.content, Array.from(template.content.childNodes));
     };
-    // After the next frame (the newest messages painted), in a task of its own.
-    if (how.later && stored.state !== "streaming") requestAnimationFrame(() => setTimeout(fill, 0));
-    else fill();
+    // After the next frame (the newest messages painted), in a task of its own; a hidden tab has
+    // no frames, so there only the task.
+    const soon = () => setTimeout(fill, 0);
+    if (!how.later || stored.state === "streaming") fill();
+    else if (this.article.ownerDocument.visibilityState === "hidden") soon();
+    else requestAnimationFrame(soon);
     if (stored.model) this.modelEl.textContent = stored.model;
     this.stats = { ttft_ms: stored.ttft_ms, tokens_per_second: stored.tokens_per_second };
     this.tokens = stored.usage?.completion_tokens;

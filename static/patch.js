@@ -93,16 +93,18 @@ const CHUNK_HTML = 6 * 1024;
 const CHUNK_BLOCKS = 16;
 
 /**
- * A chunk's element, in `doc`: open (never skipped) until the next one starts. The chunk that
- * grows is measured by the scroll latch: skipped just below the view, it would count at its
- * placeholder height, and the end would be scrolled short.
- * @param {Document} doc
+ * The next chunk, at the end of `root`: open (never skipped) until the one after it starts, when
+ * `previous` closes. The chunk that grows is measured by the scroll latch: skipped just below the
+ * view, it would count at its placeholder height, and the end would be scrolled short.
+ * @param {Element} root @param {Element | null} previous
  */
-function newChunk(doc) {
-  const chunk = doc.createElement("div");
+function nextChunk(root, previous) {
+  previous?.removeAttribute("data-open");
+  const chunk = root.ownerDocument.createElement("div");
   chunk.className = "chunk";
   chunk.setAttribute("data-chrome", "wrap");
   chunk.setAttribute("data-open", "");
+  root.appendChild(chunk);
   return chunk;
 }
 
@@ -118,9 +120,7 @@ export function chunked(root, nodes) {
   for (const node of nodes) {
     if (isBlank(node)) continue;
     if (!chunk || html >= CHUNK_HTML || count >= CHUNK_BLOCKS) {
-      chunk?.removeAttribute("data-open");
-      chunk = newChunk(root.ownerDocument);
-      root.appendChild(chunk);
+      chunk = nextChunk(root, chunk);
       html = 0;
       count = 0;
     }
@@ -215,7 +215,6 @@ export class Patcher {
       requestAnimationFrame(() => this.frame());
     }
   }
-
 
   /**
    * Apply `ops` at the next animation frame (all that arrived since the last frame go in one
@@ -373,9 +372,7 @@ export class Patcher {
     const full = this.chunkHtml >= CHUNK_HTML || this.chunkBlocks >= CHUNK_BLOCKS;
     // The chunk may also have gone with the content (a replay empties the element).
     if (!this.chunk || this.chunk.parentNode !== this.root || (full && !level.live.length)) {
-      this.chunk?.removeAttribute("data-open");
-      this.chunk = newChunk(this.doc);
-      this.root.appendChild(this.chunk);
+      this.chunk = nextChunk(this.root, this.chunk);
       this.chunkHtml = 0;
       this.chunkBlocks = 0;
       level.parent = this.chunk;
