@@ -128,10 +128,11 @@ class Process:
 
 
 @contextlib.contextmanager
-def serve_process(*, nice: int = 0, **env: str) -> Iterator[Process]:
+def serve_process(*, nice: int = 0, cwd: str | None = None, **env: str) -> Iterator[Process]:
     """``python -m server`` as its own process; ``env`` adds INKSTREAM_* settings. ``nice``
     lowers its priority, for tests of the browser that must not measure the server's share of
-    this machine's two cores (in production the server is not on the reader's machine)."""
+    this machine's two cores (in production the server is not on the reader's machine).
+    ``cwd``: another checkout whose ``server`` package (and static files) to run."""
     scratch = None
     if "INKSTREAM_DATA_DIR" not in env and "DATABASE_URL" not in env:
         scratch = tempfile.TemporaryDirectory(prefix="inkstream-data-")
@@ -142,6 +143,7 @@ def serve_process(*, nice: int = 0, **env: str) -> Iterator[Process]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        cwd=cwd,
     )
     try:
         assert popen.stdout is not None
