@@ -73,13 +73,16 @@ def medians(runs: list[StreamRun]) -> dict[str, float | None]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--against", default="HEAD", help="git revision to compare with (HEAD)")
     parser.add_argument("--pairs", type=int, default=3, help="runs of each side (3)")
     parser.add_argument("--throttle", type=float, default=4.0)
     parser.add_argument("--rate", type=float, default=1350.0, help="tokens/s of the demo model")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress as it runs
     text = strip_marks(Answers.load().texts["huge"])
     expected = (Markdown().render(text), expected_content(text))
     env = {"INKSTREAM_DEMO_TTFT_MS": "0", "INKSTREAM_DEMO_TOKENS_PER_SECOND": f"{args.rate:g}"}
@@ -99,7 +102,7 @@ def main() -> int:
             for side in order(args.pairs):
                 run, _ = stream_run(browser, this if side == "this" else base, args.throttle, expected)
                 results[side].append(run)
-                print(f"  {side}: busy {run.busy_pct:.1f}%, long tasks {run.long_total_ms:.0f} ms", flush=True)
+                print(f"  {side}: busy {run.busy_pct:.1f}%, long tasks {run.long_total_ms:.0f} ms")
             browser.close()
     mine, theirs = medians(results["this"]), medians(results["base"])
     print(f"\n  {'':<29} {'unit':>4} {'this':>8} {'base':>8} {'ratio':>7}   goal at 4×")
