@@ -26,7 +26,7 @@ from ..turns.runner import Turns
 from ..turns.stored import StoredHub
 from ..upstream.catalog import Catalog
 from ..upstream.client import Upstream, create_client
-from .assets import asset_dir
+from .assets import asset_dir, module_graph
 from .conversations import conversation, export, list_conversations, page
 from .headers import SecurityHeaders
 from .identity import Identity, Owners, load_secret
@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
         turns = Turns(settings, hub, markdown, upstream, catalog)
         app.state.settings = settings
         app.state.templates = Jinja2Templates(directory=str(asset_dir("templates")))
+        app.state.templates.env.globals["page_modules"] = module_graph(asset_dir("static"), "main.js")
         app.state.catalog = catalog
         app.state.hub = hub
         app.state.store = store
