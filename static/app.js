@@ -196,6 +196,7 @@ export function mountChat(root, options = {}) {
     resync: () => {
       if (live.conversation) open(live.conversation, { push: false, keepNote: true });
     },
+    fetchThread: (id) => api.get(id),
   });
   transcript = live;
 

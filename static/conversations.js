@@ -4,12 +4,14 @@
 
 /** @typedef {{id: string, title: string, model: string | null, created_ms: number, updated_ms: number}} Conversation */
 /**
- * A stored message, as in the page's boot JSON, `message` frames and the API.
- * @typedef {{id: string, parent: string | null, role: "user" | "assistant", text: string,
+ * A stored message, as in the page's boot JSON, `message` frames and the API. An older answer in
+ * the page's boot JSON has neither `text` nor `html` but `html_later`: the API's copy of the
+ * conversation has both.
+ * @typedef {{id: string, parent: string | null, role: "user" | "assistant", text?: string,
  *   state: string, error?: {code?: string, message?: string, status?: number, retry_after?: number},
  *   usage?: {completion_tokens?: number}, finish_reason?: string | null, ttft_ms?: number,
  *   tokens_per_second?: number, duration_ms?: number, model?: string, turn?: string,
- *   created_ms: number, html?: string}} StoredMessage
+ *   created_ms: number, html?: string, html_later?: boolean}} StoredMessage
  */
 /** @typedef {{conversation: Conversation, messages: StoredMessage[]}} Thread */
 

@@ -76,6 +76,8 @@ export class AssistantMessage {
     this.maxLag = 0;
     /** when the footer's figures were last written */
     this.metricsAt = 0;
+    /** whether its stored content is still to be fetched (an older answer of the opened page) */
+    this.htmlLater = false;
     /** @type {number | undefined} completion tokens, when the upstream said */
     this.tokens = undefined;
     /** @type {Array<[number, number]>} [characters received so far, when] not yet shown */
@@ -86,6 +88,7 @@ export class AssistantMessage {
   /** Start over for a (re)sent turn. */
   reset() {
     this.generation = (this.generation ?? 0) + 1;
+    this.htmlLater = false;
     this.patcher.reset();
     this.codeNumbers.clear();
     this.turn = null;
@@ -133,19 +136,14 @@ export class AssistantMessage {
     this.tools.clear();
     this.toolsEl.replaceChildren();
     const generation = this.generation;
-    const fill = () => {
-      if (generation !== this.generation) return;
-      // Trusted: our own renderer's output (markdown-it with raw HTML disabled), as in the ops.
-      const template = this.article.ownerDocument.createElement("template");
-      template.innerHTML = stored.html ?? "";
-      const nodes = Array.from(template.content.children);
-      nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
-      chunked(this.content, Array.from(template.content.childNodes));
-    };
+    // An older answer of a conversation the page opened with: its HTML is fetched (the caller's).
+    this.htmlLater = stored.html === undefined && Boolean(stored.html_later);
+    const fill = () => this.fill(stored.html ?? "", generation);
     // After the next frame (the newest messages painted), in a task of its own; a hidden tab has
     // no frames, so there only the task.
     const soon = () => setTimeout(fill, 0);
-    if (!how.later || stored.state === "streaming") fill();
+    if (this.htmlLater) this.showBusy();
+    else if (!how.later || stored.state === "streaming") fill();
     else if (this.article.ownerDocument.visibilityState === "hidden") soon();
     else requestAnimationFrame(soon);
     if (stored.model) this.modelEl.textContent = stored.model;
@@ -166,6 +164,44 @@ export class AssistantMessage {
     this.turn = null;
     this.end({ type: "end", state: stored.state, error: stored.error, finish_reason: stored.finish_reason });
     this.renderMetrics();
+  }
+
+  /**
+   * A stored answer's content: its server-rendered HTML, in chunks (and its text, when it came
+   * later than the rest of it).
+   * @param {string} html @param {number} [generation] the showing it is for (a later one wins)
+   * @param {string} [text]
+   */
+  fill(html, generation = this.generation, text) {
+    if (generation !== this.generation) return;
+    if (text !== undefined) {
+      this.text = text;
+      this.chars = text.length;
+    }
+    this.htmlLater = false;
+    this.showBusy();
+    this.errorEl.hidden = true;
+    // Trusted: our own renderer's output (markdown-it with raw HTML disabled), as in the ops.
+    const template = this.article.ownerDocument.createElement("template");
+    template.innerHTML = html;
+    const nodes = Array.from(template.content.children);
+    nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
+    this.content.replaceChildren();
+    chunked(this.content, Array.from(template.content.childNodes));
+  }
+
+  /** Busy for assistive technology while it streams or its content is on its way. */
+  showBusy() {
+    this.article.setAttribute("aria-busy", this.streaming || this.htmlLater ? "true" : "false");
+  }
+
+  /** Its content could not be fetched: say so where it would be (its text is still copyable). */
+  fillFailed() {
+    if (!this.htmlLater) return;
+    this.htmlLater = false;
+    this.showBusy();
+    this.errorEl.textContent = "This answer could not be loaded. Reload the page to see it.";
+    this.errorEl.hidden = false;
   }
 
   /**
@@ -216,6 +252,7 @@ export class AssistantMessage {
   /** Forget what is shown, to replay the turn's log from its start. */
   replay() {
     this.generation += 1;
+    this.htmlLater = false;
     this.patcher.reset();
     this.codeNumbers.clear();
     this.lastSeq = -1;
@@ -231,7 +268,7 @@ export class AssistantMessage {
   setState(state) {
     this.state = state;
     this.article.dataset.state = state;
-    this.article.setAttribute("aria-busy", state === "streaming" ? "true" : "false");
+    this.showBusy();
     this.typingEl.hidden = state !== "streaming";
   }
 

@@ -29,6 +29,7 @@ import { AssistantMessage } from "./message.js";
  * @property {(text: string | null) => void} storageNotice a database outage, or null once it is over
  * @property {(text: string | null, draft?: string) => void} composerNote a refused start, the text to put back
  * @property {() => void} resync fetch the stored conversation again and show it
+ * @property {(id: string) => Promise<Thread>} fetchThread the stored conversation, as the API has it
  */
 
 /** Messages of a conversation being opened whose content goes in at once (the newest). */
@@ -107,6 +108,7 @@ export class Transcript {
       // The newest answers first on screen: older ones get their content a task each, after.
       const soon = thread.messages.length - SHOWN_FIRST;
       thread.messages.forEach((stored, index) => this.showStored(stored, index < soon));
+      this.fetchLater(thread.conversation.id);
     }
     if ((this.conversation || was) && this.env.isOpen()) {
       this.env.send({ type: "watch", conversation: this.conversation });
@@ -114,10 +116,42 @@ export class Transcript {
     this.env.streamingChanged();
   }
 
+  /**
+   * The content of the answers the page came without (the older ones of the conversation it
+   * opened with), from the API once the newest have been painted; each goes in with a task of
+   * its own. One that cannot be had says so.
+   * @param {string} id the conversation
+   */
+  fetchLater(id) {
+    const waiting = this.entries.flatMap((e) => (e.role === "assistant" && e.message.htmlLater ? [e.message] : []));
+    if (!waiting.length) return;
+    const fetchAll = async () => {
+      /** @type {Map<string, StoredMessage>} */
+      let byId = new Map();
+      try {
+        const full = await this.env.fetchThread(id);
+        byId = new Map(full.messages.map((m) => [m.id, m]));
+      } catch {
+        // Each waiting answer says it could not be loaded (below).
+      }
+      if (this.conversation !== id) return;
+      for (const message of waiting) {
+        const found = message.id === null ? undefined : byId.get(message.id);
+        setTimeout(() => {
+          if (!message.htmlLater) return; // shown otherwise meanwhile (a replay, a retry)
+          if (typeof found?.html === "string") message.fill(found.html, undefined, found.text);
+          else message.fillFailed();
+        }, 0);
+      }
+    };
+    if (this.box.ownerDocument.visibilityState === "hidden") setTimeout(fetchAll, 0);
+    else requestAnimationFrame(() => setTimeout(fetchAll, 0));
+  }
+
   /** @param {StoredMessage} stored @param {boolean} [later] its content may come a moment later */
   showStored(stored, later = false) {
     if (stored.role === "user") {
-      this.addUser(stored.text, stored.id);
+      this.addUser(stored.text ?? "", stored.id);
       return;
     }
     if (stored.role !== "assistant") return;

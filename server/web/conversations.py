@@ -19,7 +19,7 @@ from ..errors import NotFound, StorageError
 from ..storage.store import Store
 from .pages import render_page
 from .socket import origin_allowed
-from .transcript import as_json, as_markdown, filename, page_boot
+from .transcript import PAGE_RENDERED, as_json, as_markdown, filename, page_boot
 
 log = logging.getLogger("inkstream.web")
 
@@ -96,7 +96,8 @@ async def page(request: Request) -> Response:
     except StorageError as error:
         log.warning("storage failed serving a page: %s", error.message)
         return render_page(request, None, status=503)
-    return render_page(request, page_boot(found, branch, request.app.state.markdown))
+    boot = page_boot(found, branch, request.app.state.markdown, rendered=PAGE_RENDERED)
+    return render_page(request, boot)
 
 
 async def export(request: Request) -> Response:

@@ -22,21 +22,39 @@ STATE_NOTES = {
 }
 
 
-def message_wire(message: Message, markdown: Markdown) -> dict[str, Any]:
+# How many of a conversation's newest messages the page itself carries rendered (the page's
+# SHOWN_FIRST in static/transcript.js: those it builds before its first paint).
+PAGE_RENDERED = 6
+
+
+def message_wire(message: Message, markdown: Markdown, *, html: bool = True) -> dict[str, Any]:
     """A stored message as the page takes it: an answer comes with its HTML, rendered from
-    its whole text by the same renderer the stream uses (raw HTML off, links checked)."""
+    its whole text by the same renderer the stream uses (raw HTML off, links checked), or,
+    ``html=False``, with neither its text nor its HTML but ``html_later``: the page fetches
+    both once it has painted."""
     wire = message.to_wire()
     if message.role == "assistant":
-        # Footnote ids as the stream made them (named by the turn), unique on the page.
-        env = {"docId": message.turn or message.id}
-        wire["html"] = markdown.render(message.text, env) if message.text else ""
+        if html or message.state == "streaming":
+            # Footnote ids as the stream made them (named by the turn), unique on the page.
+            env = {"docId": message.turn or message.id}
+            wire["html"] = markdown.render(message.text, env) if message.text else ""
+        else:
+            del wire["text"]
+            wire["html_later"] = True
     return wire
 
 
-def page_boot(conversation: Conversation, branch: Sequence[Message], markdown: Markdown) -> dict[str, Any]:
+def page_boot(
+    conversation: Conversation, branch: Sequence[Message], markdown: Markdown, *, rendered: int | None = None
+) -> dict[str, Any]:
+    """The conversation and its messages; of these only the newest ``rendered`` answers (all,
+    for None) come with their HTML. The page opening a long conversation is the page's first
+    paint: rendering, sending and parsing older answers (1.2 MB of HTML for 20 answers of 22 KB)
+    would hold it up, and they are off screen above the newest."""
+    first = 0 if rendered is None else max(0, len(branch) - rendered)
     return {
         "conversation": conversation.to_wire(),
-        "messages": [message_wire(m, markdown) for m in branch],
+        "messages": [message_wire(m, markdown, html=index >= first) for index, m in enumerate(branch)],
     }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 
-from tests.browser.helpers import ASSISTANT, DONE, ask, expected_content, last_answer_content
+from tests.browser.helpers import ASSISTANT, CONTENT_JS, DONE, ask, expected_content, last_answer_content
 from tests.support.dom import canonical, parse, serialize, strip_chrome
 from tests.support.server import Running, serve
 
@@ -131,6 +131,66 @@ def test_a_turn_gone_from_memory_is_shown_as_stored(page: Page) -> None:
         assert last_answer_content(page) == canonical(serialize(strip_chrome(parse(message["html"]))))
         expect(answer.get_by_role("button", name="Retry answer 1")).to_be_hidden()
         expect(page.get_by_role("button", name="Send")).to_be_visible()
+
+
+OPENED = [f"Answer {n}: *number* {n}.\n\n```python\nprint({n})\n```" for n in range(5)]
+
+
+def five_answers(page: Page, demo: Running) -> str:
+    """A conversation of five answers (ten messages: more than the page carries rendered)."""
+    page.goto(demo.http)
+    page.get_by_label("Model").select_option("inkstream-demo-fast")
+    for n, text in enumerate(OPENED):
+        ask(page, f"echo {text}")
+        expect(page.locator(DONE)).to_have_count(n + 1)
+    wait_for_url(page, r"/c/c_[\w-]+$")
+    cid = conversation_id(page)
+    assert stored_final(page, demo.http, cid)["messages"][-1]["state"] == "done"
+    return cid
+
+
+def test_an_opened_conversation_brings_its_older_answers_after_the_newest(page: Page, demo: Running) -> None:
+    cid = five_answers(page, demo)
+    page.goto(f"{demo.http}/c/{cid}")
+    boot = page.evaluate("JSON.parse(document.getElementById('inkstream-boot').textContent)")
+    answers = [m for m in boot["messages"] if m["role"] == "assistant"]
+    # The page carries the newest six messages rendered; the older answers come from the API.
+    assert [("html" in m, m.get("html_later", False)) for m in answers] == [(False, True)] * 2 + [
+        (True, False)
+    ] * 3
+    articles = page.locator(ASSISTANT)
+    expect(articles).to_have_count(5)
+    for index, text in enumerate(OPENED):
+        article = articles.nth(index)
+        expect(article).to_have_attribute("aria-busy", "false")
+        expect(article).to_have_attribute("data-state", "done")
+        assert canonical(article.evaluate(CONTENT_JS)) == expected_content(text)
+        copy = f"Copy code block 1, python, answer {index + 1}"
+        expect(article.get_by_role("button", name=copy)).to_be_visible()
+        # The text came with it: Copy gives the answer's markdown.
+        assert page.evaluate(f"{CHAT}.transcript.entries[{2 * index + 1}].message.text") == text
+    expect(page.locator(f'{ASSISTANT} [data-part="error"]:visible')).to_have_count(0)
+
+
+def test_older_answers_that_cannot_be_fetched_say_so(context: BrowserContext, demo: Running) -> None:
+    # Not the `page` fixture: the browser logs the aborted request as a console error.
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    cid = five_answers(page, demo)
+    page.route(f"**/api/conversations/{cid}", lambda route: route.abort())
+    page.goto(f"{demo.http}/c/{cid}")
+    articles = page.locator(ASSISTANT)
+    expect(articles).to_have_count(5)
+    for index in range(2):
+        expect(articles.nth(index).locator('[data-part="error"]')).to_have_text(
+            "This answer could not be loaded. Reload the page to see it."
+        )
+        expect(articles.nth(index)).to_have_attribute("aria-busy", "false")
+    assert canonical(articles.nth(4).evaluate(CONTENT_JS)) == expected_content(OPENED[4])
+    expect(articles.nth(4).locator('[data-part="error"]')).to_be_hidden()
+    assert page.evaluate(f"{CHAT}.transcript.entries[9].message.text") == OPENED[4]
+    assert errors == []
 
 
 def test_another_owner_cannot_open_a_conversation(page: Page, browser: Browser, demo: Running) -> None:
