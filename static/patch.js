@@ -144,6 +144,8 @@ export class Patcher {
     this.doc = root.ownerDocument;
     /** parses HTML into nodes: one per patcher, in the root's own document */
     this.template = this.doc.createElement("template");
+    /** @type {Map<string, Node[][]>} frozen blocks parsed when they arrived, by their HTML */
+    this.parsed = new Map();
     /** @type {Level[]} */
     this.levels = [{ parent: root, live: [], blocks: [] }];
     /** @type {Element | null} the chunk top-level blocks go into */
@@ -222,6 +224,19 @@ export class Patcher {
    * @param {Op[]} ops @param {() => void} [after]
    */
   enqueue(ops, after) {
+    // Frozen blocks are parsed now, in the task that received them: the frame that puts them
+    // in then only places nodes, so it is that much shorter (a frame is one task: over 50 ms
+    // it holds up a key). Live parts are not: a later frame's usually replaces them unseen.
+    for (const op of ops) {
+      if (op.op !== "insert" && op.op !== "append") continue;
+      for (const block of op.blocks ?? []) {
+        const html = htmlOf(block);
+        const list = this.parsed.get(html);
+        const nodes = nodesOf(this.template, html);
+        if (list) list.push(nodes);
+        else this.parsed.set(html, [nodes]);
+      }
+    }
     this.queue.push(...ops);
     if (after) this.queue.push(after);
     if (this.doc.visibilityState === "hidden") {
@@ -239,6 +254,7 @@ export class Patcher {
       // The page and the server disagree about this answer's DOM (a bug): drop what is
       // queued and let the owner rebuild it from the turn's log.
       this.queue = [];
+      this.parsed.clear();
       console.error("inkstream: could not apply an update", error);
       this.hooks.onBroken?.(error);
     }
@@ -285,7 +301,7 @@ export class Patcher {
    * @returns {number} bytes of HTML inserted now
    */
   appendGradually(html, id) {
-    const nodes = nodesOf(this.template, html);
+    const nodes = this.take(html);
     let widest = null;
     for (const node of nodes) {
       if (!(node instanceof Element)) continue;
@@ -330,6 +346,14 @@ export class Patcher {
     return this.levels[this.levels.length - 1];
   }
 
+  /** A frozen block's nodes: parsed when it arrived, or now. @param {string} html */
+  take(html) {
+    const list = this.parsed.get(html);
+    const nodes = list?.shift();
+    if (list && !list.length) this.parsed.delete(html);
+    return nodes ?? nodesOf(this.template, html);
+  }
+
   /** @param {Op[]} ops */
   apply(ops) {
     for (const op of ops) {
@@ -352,6 +376,7 @@ export class Patcher {
   /** Forget everything (a retried turn starts over). */
   reset() {
     this.queue = [];
+    this.parsed.clear();
     clearTimeout(this.timer);
     this.timer = 0;
     this.scheduled = false;
@@ -392,7 +417,7 @@ export class Patcher {
     for (const block of /** @type {Block[]} */ (op.blocks ?? [])) {
       this.placeTop(block.html.length);
       const ref = level.live[0] ?? null;
-      const nodes = nodesOf(this.template, block.html);
+      const nodes = this.take(block.html);
       stamp(nodes, block.id);
       this.hooks.onNodes?.(nodes, block.id);
       for (const node of nodes) level.parent.insertBefore(node, ref);
@@ -408,7 +433,7 @@ export class Patcher {
     const level = this.level;
     const ref = level.live[0] ?? null;
     for (const html of /** @type {string[]} */ (op.blocks ?? [])) {
-      const nodes = nodesOf(this.template, html);
+      const nodes = this.take(html);
       for (const node of nodes) level.parent.insertBefore(node, ref);
       level.blocks.push(nodes);
       this.liveSize += html.length;
@@ -510,7 +535,7 @@ export class Patcher {
     const ref = next ? next[0] : level.live[0] ?? null;
     const blocks = /** @type {Block[]} */ (op.blocks ?? []);
     const added = blocks.map((block) => {
-      const nodes = nodesOf(this.template, block.html);
+      const nodes = this.take(block.html);
       stamp(nodes, block.id);
       this.hooks.onNodes?.(nodes, block.id);
       // Before the block that follows, in its chunk; at the end, in the last chunk.
