@@ -195,7 +195,7 @@ export class AssistantMessage {
     this.article.setAttribute("aria-busy", this.streaming || this.htmlLater ? "true" : "false");
   }
 
-  /** Its content could not be fetched: say so where it would be (its text is still copyable). */
+  /** Its content could not be fetched: say so where it would be. */
   fillFailed() {
     if (!this.htmlLater) return;
     this.htmlLater = false;
