@@ -179,7 +179,7 @@ class Document:
         if not text:
             return None
         op = _normal([len(self.text), text])
-        return self._commit(MODEL, op)
+        return self._commit(MODEL, op, text=self.text + text)
 
     def edit(self, base: int, edits: Sequence[Edit], origin: str) -> list[Change]:
         """``edits``, made in order on version ``base`` (each on the text the one before left),
@@ -226,8 +226,8 @@ class Document:
             )
         return list(self._kept)[len(self._kept) - count :] if count else []
 
-    def _commit(self, origin: str, op: Op) -> Change:
-        self.text = apply(op, self.text)
+    def _commit(self, origin: str, op: Op, *, text: str | None = None) -> Change:
+        self.text = apply(op, self.text) if text is None else text
         self.version += 1
         change = Change(self.version, origin, edits_of(op), op)
         self._kept.append(change)
