@@ -26,6 +26,17 @@ function scrollersFocusable(nodes) {
   }
 }
 
+/**
+ * `task` in a task of its own after the next frame (the newest messages of a conversation being
+ * opened painted first); a hidden tab has no frames, so there only the task.
+ * @param {Document} doc @param {() => void} task
+ */
+export function afterNextPaint(doc, task) {
+  const soon = () => setTimeout(task, 0);
+  if (doc.visibilityState === "hidden") soon();
+  else requestAnimationFrame(soon);
+}
+
 export class AssistantMessage {
   /**
    * @param {HTMLElement} article from the assistant template
@@ -138,14 +149,10 @@ export class AssistantMessage {
     const generation = this.generation;
     // An older answer of a conversation the page opened with: its HTML is fetched (the caller's).
     this.htmlLater = stored.html === undefined && Boolean(stored.html_later);
-    const fill = () => this.fill(stored.html ?? "", generation);
-    // After the next frame (the newest messages painted), in a task of its own; a hidden tab has
-    // no frames, so there only the task.
-    const soon = () => setTimeout(fill, 0);
+    const fill = () => this.fill(stored.html ?? "", { generation });
     if (this.htmlLater) this.showBusy();
     else if (!how.later || stored.state === "streaming") fill();
-    else if (this.article.ownerDocument.visibilityState === "hidden") soon();
-    else requestAnimationFrame(soon);
+    else afterNextPaint(this.article.ownerDocument, fill);
     if (stored.model) this.modelEl.textContent = stored.model;
     this.stats = { ttft_ms: stored.ttft_ms, tokens_per_second: stored.tokens_per_second };
     this.tokens = stored.usage?.completion_tokens;
@@ -169,10 +176,11 @@ export class AssistantMessage {
   /**
    * A stored answer's content: its server-rendered HTML, in chunks (and its text, when it came
    * later than the rest of it).
-   * @param {string} html @param {number} [generation] the showing it is for (a later one wins)
-   * @param {string} [text]
+   * @param {string} html
+   * @param {{generation?: number, text?: string}} [how] generation: the showing it is for (a
+   *   later one wins)
    */
-  fill(html, generation = this.generation, text) {
+  fill(html, { generation = this.generation, text } = {}) {
     if (generation !== this.generation) return;
     if (text !== undefined) {
       this.text = text;

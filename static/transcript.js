@@ -3,7 +3,7 @@
 // to, and the routing of turn frames to their message. The server owns the history: a start
 // names the conversation and the new text (or the answer to regenerate), never the messages.
 
-import { AssistantMessage } from "./message.js";
+import { AssistantMessage, afterNextPaint } from "./message.js";
 
 /** @typedef {import("./announcer.js").Announcer} Announcer */
 /** @typedef {import("./conversations.js").StoredMessage} StoredMessage */
@@ -32,7 +32,8 @@ import { AssistantMessage } from "./message.js";
  * @property {(id: string) => Promise<Thread>} fetchThread the stored conversation, as the API has it
  */
 
-/** Messages of a conversation being opened whose content goes in at once (the newest). */
+/** Messages of a conversation being opened whose content goes in at once (the newest); the page
+ * /c/<id> carries as many whole (PAGE_RENDERED in server/web/transcript.py). */
 const SHOWN_FIRST = 6;
 
 const STORAGE_DOWN =
@@ -139,13 +140,12 @@ export class Transcript {
         const found = message.id === null ? undefined : byId.get(message.id);
         setTimeout(() => {
           if (!message.htmlLater) return; // shown otherwise meanwhile (a replay, a retry)
-          if (typeof found?.html === "string") message.fill(found.html, undefined, found.text);
+          if (typeof found?.html === "string") message.fill(found.html, { text: found.text });
           else message.fillFailed();
         }, 0);
       }
     };
-    if (this.box.ownerDocument.visibilityState === "hidden") setTimeout(fetchAll, 0);
-    else requestAnimationFrame(() => setTimeout(fetchAll, 0));
+    afterNextPaint(this.box.ownerDocument, fetchAll);
   }
 
   /** @param {StoredMessage} stored @param {boolean} [later] its content may come a moment later */

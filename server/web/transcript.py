@@ -47,10 +47,11 @@ def message_wire(message: Message, markdown: Markdown, *, html: bool = True) -> 
 def page_boot(
     conversation: Conversation, branch: Sequence[Message], markdown: Markdown, *, rendered: int | None = None
 ) -> dict[str, Any]:
-    """The conversation and its messages; of these only the newest ``rendered`` answers (all,
-    for None) come with their HTML. The page opening a long conversation is the page's first
-    paint: rendering, sending and parsing older answers (1.2 MB of HTML for 20 answers of 22 KB)
-    would hold it up, and they are off screen above the newest."""
+    """The conversation and its messages; of these, answers among the newest ``rendered``
+    messages (all, for None) come whole, older ones with ``html_later``. A page opening a long
+    conversation waits for all it carries before its first paint: rendering, sending and parsing
+    older answers (1.2 MB of HTML for 20 answers of 22 KB) would hold it up, and they are off
+    screen above the newest."""
     first = 0 if rendered is None else max(0, len(branch) - rendered)
     return {
         "conversation": conversation.to_wire(),
