@@ -18,7 +18,7 @@
 
 /** @typedef {{id: number, html: string}} Block */
 /** @typedef {{op: string, id?: number, html?: string, blocks?: Array<string | Block>, text?: string,
- *   depth?: number, slot?: string|null, remove?: number[], before?: number|null}} Op */
+ *   depth?: number, slot?: string|null, remove?: number[], before?: number|null, after?: number|null}} Op */
 /** Children of a big block held back for later frames.
  * @typedef {{op: "refill", parent: Element, nodes: Node[], announce: Node[] | null}} Refill */
 
@@ -518,7 +518,29 @@ export class Patcher {
     this.op_freeze();
   }
 
-  /** The final reconcile: frozen blocks `remove` go, `blocks` come before `before`.
+  /** An edit changed the text after block `op.after` (null: all of it): every top-level block
+   * after it goes, the live one too, and the page is back at the top level. @param {Op} op */
+  op_truncate(op) {
+    const level = this.levels[0];
+    const keep = op.after == null ? 0 : this.ids.indexOf(op.after) + 1;
+    if (op.after != null && keep === 0) throw new Error(`truncate: no block ${op.after}`);
+    for (const block of level.blocks.slice(keep)) for (const node of block) node.parentNode?.removeChild(node);
+    for (const node of level.live) node.parentNode?.removeChild(node);
+    level.blocks.length = keep;
+    this.ids.length = keep;
+    level.live = [];
+    this.levels = [level];
+    this.liveId = null;
+    // Queued children of blocks that went go nowhere; chunks left empty go too, and the next
+    // block starts a chunk of its own.
+    this.queue = this.queue.filter((item) => typeof item === "function" || !("nodes" in item) || item.parent.isConnected);
+    for (const chunk of Array.from(this.root.children)) if (!chunk.childNodes.length) chunk.remove();
+    this.chunk = this.root.lastElementChild;
+    if (this.chunk) this.chunk.removeAttribute("data-open");
+    this.chunkHtml = CHUNK_HTML;
+  }
+
+  /** Frozen blocks `remove` go, `blocks` come before `before` (the final reconcile, an edit).
    * @param {Op} op */
   op_splice(op) {
     const level = this.levels[0];

@@ -298,14 +298,20 @@ class StreamRenderer(Stream):
         tokens = self.parse(segment, self.env)
         spans = top_level(tokens)
         htmls = [self.render(tokens[s.first : s.last], self.env) for s in spans]
-        self.committed.append(segment)
         if not htmls:
+            self.committed.append(segment)
+            self.marks.append(len(self.frozen))
             self.show(ops, "")
             return
         self.freeze_or_append(ops, htmls)
-        self.frozen.extend(htmls)
         lines = Lines(segment)
-        self.sources.extend(_span_source(lines, s) for s in spans)
+        # One segment per block, so that an edit finds the blocks it touched (revision.py).
+        starts = [0] + [lines.offset(s.line) for s in spans[1:]] + [len(segment)]
+        for index, html in enumerate(htmls):
+            self.committed.append(segment[starts[index] : starts[index + 1]])
+            self.frozen.append(html)
+            self.marks.append(len(self.frozen))
+        self.sources.extend(span_source(lines, s) for s in spans)
         self.stats.frozen_blocks += len(htmls)
 
     def _reconcile(self, ops: list[Op]) -> None:
@@ -324,10 +330,10 @@ class StreamRenderer(Stream):
         tokens = self.md.parse(source, env) if whole else self.md.parse_blocks(source, env)
         spans = top_level(tokens)
         lines = Lines(source)
-        references = bool(env.get("references"))
+        references = bool(env.get("references")) or self.redefined
         final = []
         for index, span in enumerate(spans):
-            text = _span_source(lines, span)
+            text = span_source(lines, span)
             if (
                 index < len(self.sources)
                 and self.sources[index] == text
@@ -352,9 +358,10 @@ class StreamRenderer(Stream):
             self.stats.reconciled += j2 - j1
         self.frozen = final
         self.sources = []
+        self.marks = []
 
 
-def _span_source(lines: Lines, span: Span) -> str:
+def span_source(lines: Lines, span: Span) -> str:
     start = lines.offset(span.line)
     end = lines.offset(span.end_line) if span.end_line < len(lines) else len(lines.text)
     return lines.text[start:end].rstrip()

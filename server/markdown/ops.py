@@ -121,6 +121,15 @@ class SpliceOp(TypedDict):
     blocks: list[Block]
 
 
+class TruncateOp(TypedDict):
+    """An edit changed the text from here on: every top-level block after ``after`` (None: all
+    of them), the live one too, goes, and the page is back at the top level; the blocks of
+    the text from there follow."""
+
+    op: Literal["truncate"]
+    after: BlockId | None
+
+
 class PositionalSplice(TypedDict):
     """The renderer's own splice, by position among the frozen blocks (Addresses turns it into
     a SpliceOp)."""
@@ -144,6 +153,7 @@ PageOp = (
     | ReplaceOp
     | ReopenOp
     | SpliceOp
+    | TruncateOp
 )
 Op = PageOp | PositionalSplice
 
@@ -160,10 +170,20 @@ class Addresses:
         self._depth = 0  # containers open in the live block
         self._next = 0
 
+    def truncated(self, keep: int) -> tuple[Addresses, TruncateOp]:
+        """The addresses once all but the first ``keep`` frozen blocks are gone, and the
+        operation that makes it so on the page. Ids are never given twice."""
+        kept = Addresses()
+        kept.frozen = self.frozen[:keep]
+        kept._next = self._next
+        return kept, {"op": "truncate", "after": kept.frozen[-1] if kept.frozen else None}
+
     def translate(self, ops: list[Op]) -> list[Op]:
         out: list[Op] = []
         for op in ops:
-            if self._depth:
+            if op["op"] == "splice_at":  # by position among the frozen blocks, at any depth
+                self._splice(op, out)
+            elif self._depth:
                 self._inside(op, out)
             else:
                 self._top(op, out)

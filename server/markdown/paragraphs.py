@@ -104,6 +104,7 @@ class ParagraphContainer:
         self.doc.freeze_or_append(ops, [html])
         self.doc.committed.append(source)
         self.doc.frozen.append(html)
+        self.doc.marks.append(len(self.doc.frozen))
         self.doc.sources.append(source.rstrip())
         self.doc.stats.frozen_blocks += 1
         return True

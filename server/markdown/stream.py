@@ -94,6 +94,11 @@ class Stream:
         # costs what its live part costs, not what the whole list, table or code block does.
         self.shelf: list[str] = []
         self.committed: list[str] = []
+        # How many frozen blocks there are once each committed segment is in (an edit finds
+        # the blocks of the text it changed by them: revision.py).
+        self.marks: list[int] = []
+        # An edit made or unmade a reference definition: blocks frozen before it may be wrong.
+        self.redefined = False
         self.frozen: list[str] = []
         # Each frozen block's source, so the final render can skip blocks that cannot differ.
         self.sources: list[str] = []
@@ -342,6 +347,7 @@ class Stream:
             self.sources.extend(_UNKNOWN for _ in htmls)
             self.stats.rewrites += 1
         self.committed.append(source)
+        self.marks.append(len(self.frozen))
         self.shelf.clear()
         self.tail = self.tail[end:]
         self.stats.frozen_blocks += len(htmls)

@@ -6,8 +6,8 @@ The log is the turn's one record. Frames for the browser are a projection of it
 reading the same events. Text arrives in batches at most a frame apart (the relay cuts them),
 so a fast model's thousand tokens a second are some thirty events, not a thousand.
 
-The union is open: the issues after this one add user edits (a range of the text replaced,
-against a version) and tool results as events of their own, projected like the rest.
+The union is open: a page's edits of the text are events of their own (``TextEdited``), and tool
+results will be, projected like the rest.
 """
 
 from __future__ import annotations
@@ -78,6 +78,20 @@ class TextAppended:
 
 
 @dataclass(frozen=True, slots=True)
+class TextEdited:
+    """A page's edit of the answer's text, merged (merge.py): ``edits`` are range replacements
+    on the text as it stood after the event before this one, ``version`` the text's version
+    once they are made. ``origin`` names the page that made it (its acknowledgement), ``ref``
+    echoes the edit frame's."""
+
+    seq: int
+    version: int
+    edits: tuple[tuple[int, int, str], ...]  # (start, end, text), descending: each applies as is
+    origin: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallFragment:
     """Pieces of one tool call since the previous batch: ``arguments`` pieces join in order
     per ``index``; ``id`` and ``name`` come once."""
@@ -116,4 +130,4 @@ class Finished:
     chars: int = 0
 
 
-TurnEvent = Started | TextAppended | ToolCallFragment | UsageReported | Finished
+TurnEvent = Started | TextAppended | TextEdited | ToolCallFragment | UsageReported | Finished

@@ -326,10 +326,22 @@ class Page:
         self._op_live(op)
         self._op_freeze(op)
 
+    def _op_truncate(self, op: dict[str, Any]) -> None:
+        level = self.levels[0]
+        keep = 0 if op["after"] is None else self.ids.index(op["after"]) + 1
+        for block in level.blocks[keep:]:
+            for node in block:
+                level.parent.remove(node)
+        for node in level.live:
+            level.parent.remove(node)
+        del level.blocks[keep:]
+        del self.ids[keep:]
+        level.live = []
+        self.levels = [level]
+        self.live_id = None
+
     def _op_splice(self, op: dict[str, Any]) -> None:
         level = self.levels[0]
-        assert len(self.levels) == 1
-        assert not level.live
         for block_id in op["remove"]:
             index = self.ids.index(block_id)
             for node in level.blocks[index]:
@@ -337,7 +349,7 @@ class Page:
             del level.blocks[index]
             del self.ids[index]
         at = self.ids.index(op["before"]) if op["before"] is not None else len(self.ids)
-        ref = next((block[0] for block in level.blocks[at:] if block), None)
+        ref = next((block[0] for block in level.blocks[at:] if block), level.live[0] if level.live else None)
         new_blocks = []
         for block in op["blocks"]:
             nodes = parse(block["html"])
