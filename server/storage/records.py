@@ -19,7 +19,7 @@ NOT_STARTED = {"code": "internal", "message": "This answer could not be started.
 # A message's fields that go to the page only when set.
 _OPTIONAL_WIRE = (
     "error", "usage", "tool_calls", "finish_reason", "ttft_ms", "tokens_per_second",
-    "duration_ms", "model", "turn",
+    "duration_ms", "model", "turn", "original",
 )  # fmt: skip
 
 
@@ -62,6 +62,7 @@ class Message:
     turn: str | None = None
     seq: int = 0
     version: int = 1
+    original: str | None = None  # the model's own text, when the answer was edited
     created_ms: int = 0
     updated_ms: int = 0
 
@@ -77,6 +78,7 @@ class Message:
             value = getattr(self, name)
             if value is not None:
                 wire[name] = value
+        wire["version"] = self.version
         wire["created_ms"] = self.created_ms
         return wire
 
@@ -103,6 +105,8 @@ class Progress:
     seq: int
     tool_calls: list[dict[str, Any]] | None = None
     usage: dict[str, Any] | None = None
+    version: int | None = None  # the text's version (merge.py), once it counts
+    original: str | None = None  # the model's own text, once a page edited the answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,9 +78,10 @@ messages = Table(
     Column("model", String(MODEL), nullable=True),
     Column("turn", String(ID), nullable=True, unique=True),
     Column("seq", Integer, nullable=False),  # the turn log's last event stored in this row
-    # Edits (the next issue) replace text in place and count versions; an edit that should be
+    # Edits replace text in place and count versions (turns/merge.py); an edit that should be
     # answered again becomes a sibling instead.
     Column("version", Integer, nullable=False),
+    Column("original", Text, nullable=True),  # the model's own text, once a page edited it
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
 )

@@ -227,6 +227,10 @@ class Store:
             values["tool_calls"] = progress.tool_calls
         if progress.usage is not None:
             values["usage"] = progress.usage
+        if progress.version is not None:
+            values["version"] = progress.version
+        if progress.original is not None:
+            values["original"] = progress.original
         if ending is not None:
             values.update(
                 state=ending.state,

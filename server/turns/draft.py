@@ -16,21 +16,29 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..storage.records import Ending, Progress
-from .log import Finished, Started, TextAppended, ToolCallFragment, TurnEvent, UsageReported
+from .log import Finished, Started, TextAppended, TextEdited, ToolCallFragment, TurnEvent, UsageReported
 
 
 class Draft:
     def __init__(self, interval: float) -> None:
         self._interval = interval
-        self._saved = 0  # characters of the answer the store holds
-        self._unsaved: list[str] = []
-        self._taken = 0  # characters of _unsaved in the write in flight
+        # The answer's text, in pieces joined when needed; the store holds its first
+        # ``_saved`` characters (an edit before them makes that fewer: the write from there on
+        # goes again).
+        self._pieces: list[str] = []
+        self._length = 0
+        self._saved = 0
+        self._taken = 0  # characters of the text the write in flight leaves the row with
+        self._edited_at: int | None = None  # the lowest point an edit touched since the take
+        self._model: list[str] = []  # the model's text alone, once the answer is edited
+        self._edited = False
+        self._version = 0
         self._in_flight = False
         self._seq = -1
         self._calls: dict[int, dict[str, Any]] = {}
         self._usage: dict[str, Any] | None = None
         self._changed = False  # tool calls or usage changed since the last write
-        self._model = ""
+        self._model_name = ""
         self._ending: Ending | None = None
         self._ending_taken = False
         self._pending_since: float | None = None
@@ -48,15 +56,39 @@ class Draft:
 
     @property
     def unsaved_chars(self) -> int:
-        return sum(map(len, self._unsaved))
+        return self._length - self._saved
+
+    @property
+    def text(self) -> str:
+        if len(self._pieces) > 1:
+            self._pieces = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
+    def _edit(self, event: TextEdited) -> None:
+        text = self.text
+        for start, end, insert in event.edits:
+            text = text[:start] + insert + text[end:]
+        self._pieces = [text] if text else []
+        self._length = len(text)
+        self._version = event.version
+        low = min((start for start, _, _ in event.edits), default=self._length)
+        self._saved = min(self._saved, low)
+        self._edited_at = low if self._edited_at is None else min(self._edited_at, low)
+        self._edited = True
 
     def feed(self, events: Iterable[TurnEvent], now: float) -> None:
         for event in events:
             self._seq = event.seq
             if isinstance(event, TextAppended):
                 if event.text:
-                    self._unsaved.append(event.text)
+                    self._pieces.append(event.text)
+                    self._length += len(event.text)
+                    self._model.append(event.text)
+                    self._version += 1
                     self._pending(now)
+            elif isinstance(event, TextEdited):
+                self._edit(event)
+                self._pending(now)
             elif isinstance(event, ToolCallFragment):
                 call = self._calls.setdefault(event.index, {"index": event.index, "arguments": ""})
                 if event.id is not None:
@@ -71,9 +103,9 @@ class Draft:
                 self._changed = True
                 self._pending(now)
             elif isinstance(event, Started):
-                self._model = event.model
+                self._model_name = event.model
             elif isinstance(event, Finished):
-                self._ending = _ending(event, self._usage, self._model)
+                self._ending = _ending(event, self._usage, self._model_name)
                 self._pending(now)
 
     def _pending(self, now: float) -> None:
@@ -92,9 +124,10 @@ class Draft:
     def take(self) -> tuple[Progress, Ending | None]:
         """The write that is due: everything not stored yet."""
         assert not self._in_flight, "one write at a time"
-        chunk = "".join(self._unsaved)
-        self._unsaved = [chunk] if chunk else []
-        self._taken = len(chunk)
+        text = self.text
+        chunk = text[self._saved :]
+        self._taken = len(text)
+        self._edited_at = None
         self._in_flight = True
         self._ending_taken = self._ending is not None
         calls = [self._calls[index] for index in sorted(self._calls)] if self._changed else None
@@ -104,6 +137,8 @@ class Draft:
             seq=self._seq,
             tool_calls=[dict(call) for call in calls] if calls is not None else None,
             usage=self._usage if self._changed else None,
+            version=self._version,
+            original="".join(self._model) if self._edited else None,
         )
         self._changed = False
         return progress, self._ending if self._ending_taken else None
@@ -111,9 +146,9 @@ class Draft:
     def written(self, now: float) -> None:
         """The write from ``take`` is stored."""
         assert self._in_flight
-        rest = "".join(self._unsaved)[self._taken :]
-        self._unsaved = [rest] if rest else []
-        self._saved += self._taken
+        self._saved = self._taken if self._edited_at is None else min(self._taken, self._edited_at)
+        self._edited_at = None
+        rest = self._length > self._saved
         self._in_flight = False
         self._last_write = now
         self.stored = self._ending_taken

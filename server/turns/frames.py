@@ -44,7 +44,24 @@ class DeltaFrame(TypedDict):
     n: int  # upstream deltas folded in
     ops: list[Op]
     shown: int  # characters of the text the page shows once it applied ``ops``
+    v: NotRequired[int]  # the text's version once ``text`` is added (frames with text)
     tools: NotRequired[list[ToolFragment]]
+
+
+class EditFrame(TypedDict):
+    """A page's edit, merged: every page on the answer applies ``edits`` (descending range
+    replacements) to its copy of the text, which is then at version ``v``; the page whose edit
+    it is (``origin``) takes it as its acknowledgement."""
+
+    type: Literal["edit"]
+    turn: str
+    seq: int
+    v: int
+    edits: list[tuple[int, int, str]]
+    origin: str
+    ref: str | None
+    ops: list[Op]
+    shown: int
 
 
 class Stats(TypedDict):
@@ -71,7 +88,7 @@ class EndFrame(TypedDict):
     reason: NotRequired[str]
 
 
-Frame = StartFrame | DeltaFrame | EndFrame
+Frame = StartFrame | DeltaFrame | EditFrame | EndFrame
 
 
 def encode(frame: Mapping[str, Any]) -> str:

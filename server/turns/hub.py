@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from .log import TurnEvent
+from .merge import Edit
 
 UNWATCHED = "nobody was watching"
 
@@ -37,6 +38,10 @@ class Follower(Protocol):
 class Owner(Protocol):
     def cancel(self, reason: str) -> None:
         """Stop the turn: close its upstream request now; its end follows in the log."""
+
+    def edit(self, base: int, edits: Sequence[Edit], origin: str, ref: str | None) -> None:
+        """Merge a page's edits into the answer's text now (they follow in the log). Raises
+        ``ProtocolError`` with nothing changed."""
 
 
 class Feed(Protocol):
@@ -93,6 +98,12 @@ class Hub(Protocol):
     async def cancel(self, turn: str, reason: str, *, user: str | None = None) -> None:
         """Ask the turn's owner to stop it (nothing happens to a turn that has ended). Raises
         ``UnknownTurn``."""
+
+    async def edit(
+        self, turn: str, base: int, edits: Sequence[Edit], origin: str, ref: str | None, *, user: str | None = None
+    ) -> None:
+        """Hand a page's edits to the turn's owner (a Redis hub: to the owner's instance).
+        Raises ``UnknownTurn``, or ``ProtocolError`` (``not_streaming`` once it has ended)."""
 
     def __len__(self) -> int:
         """Turns held, running or retained."""

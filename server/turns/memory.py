@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from ..errors import UnknownTurn
+from ..errors import ProtocolError, UnknownTurn
 from .hub import UNWATCHED, Follower, Owner
 from .log import TurnEvent
+from .merge import Edit
 from .packed import PackedLog
 
 
@@ -123,6 +124,14 @@ class MemoryHub:
         record = self._get(turn, user)
         if not record.finished:
             record.owner.cancel(reason)
+
+    async def edit(
+        self, turn: str, base: int, edits: Sequence[Edit], origin: str, ref: str | None, *, user: str | None = None
+    ) -> None:
+        record = self._get(turn, user)
+        if record.finished:
+            raise ProtocolError("not_streaming", "This answer has ended; edit the stored message.", ref=ref)
+        record.owner.edit(base, edits, origin, ref)
 
     async def aclose(self) -> None:
         for timer in self._timers:

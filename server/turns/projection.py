@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from ..markdown.document import StreamRenderer
 from ..markdown.engine import Markdown
 from ..markdown.ops import Op
-from .frames import DeltaFrame, EndFrame, Frame, StartFrame, ToolFragment
-from .log import Finished, Started, TextAppended, ToolCallFragment, TurnEvent, UsageReported
+from ..markdown.revision import revise
+from .frames import DeltaFrame, EditFrame, EndFrame, Frame, StartFrame, ToolFragment
+from .log import Finished, Started, TextAppended, TextEdited, ToolCallFragment, TurnEvent, UsageReported
 
 RENDER_SHARE = 10.0  # renders may use at most 1/RENDER_SHARE of the time, per turn
 # HTML one frame's operations carry at most (a single block may be bigger): a render owed for a
@@ -44,6 +45,7 @@ class Projection:
         self._chars = 0
         self._shown = 0
         self._usage: UsageReported | None = None
+        self._version = 0  # of the text, as merge.Document counts: one per append, per edit
         self.ended = False
 
     @property
@@ -73,8 +75,14 @@ class Projection:
                 self.renderer.feed(event.text)
                 self._unrendered = True
                 self._chars += len(event.text)
+                self._version += 1
                 text.append(event.text)
                 deltas += event.deltas
+            elif isinstance(event, TextEdited):
+                if text or tools:
+                    frames += self._delta("".join(text), deltas, tools, render=False, now=now)
+                    text, tools, deltas = [], [], 0
+                frames.append(self._edited(event))
             elif isinstance(event, ToolCallFragment):
                 tools.append(_fragment(event))
                 deltas += event.deltas
@@ -153,8 +161,28 @@ class Projection:
         frames.append(frame)
         return frames
 
-    def _frame_delta(self, text: str, deltas: int, ops: list[Op], shown: int | None = None) -> DeltaFrame:
+    def _edited(self, event: TextEdited) -> EditFrame:
+        """The edit, and the operations that show the edited text (revision.py), up to date:
+        a render owed for earlier text goes with it."""
+        self.renderer, ops = revise(self.renderer, event.edits)
+        ops += self.renderer.update()
+        self._version = event.version
+        self._unrendered = False
+        self._chars = self._shown = len(self.renderer.source)
         return {
+            "type": "edit",
+            "turn": self.turn,
+            "seq": self._next(),
+            "v": event.version,
+            "edits": [list(e) for e in event.edits],  # type: ignore[misc]
+            "origin": event.origin,
+            "ref": event.ref,
+            "ops": ops,
+            "shown": self._shown,
+        }
+
+    def _frame_delta(self, text: str, deltas: int, ops: list[Op], shown: int | None = None) -> DeltaFrame:
+        frame: DeltaFrame = {
             "type": "delta",
             "turn": self.turn,
             "seq": self._next(),
@@ -163,6 +191,9 @@ class Projection:
             "ops": ops,
             "shown": self._shown if shown is None else shown,
         }
+        if text:
+            frame["v"] = self._version
+        return frame
 
     def _end(self, event: Finished) -> list[Frame]:
         shown = self._shown

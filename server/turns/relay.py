@@ -10,9 +10,10 @@ the runner writes both to the hub.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..errors import TurnError
+from ..errors import ProtocolError, TurnError
 from ..text import Characters, clean_text
 from ..upstream.events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage
 from .frames import Frame
@@ -22,11 +23,13 @@ from .log import (
     Place,
     Started,
     TextAppended,
+    TextEdited,
     ToolCallFragment,
     TurnEvent,
     TurnState,
     UsageReported,
 )
+from .merge import Document, Edit
 from .projection import Projection
 from .rate import TokenBucket
 
@@ -83,6 +86,9 @@ class Relay:
         self._chars = 0
         self._characters = Characters()  # an emoji's surrogate pair may be split across deltas
         self._last_frame = -1e18
+        # The answer's canonical text: what the log has published of the model's text, with
+        # the pages' edits merged in (merge.py).
+        self.document = Document()
         self.ended = False
 
     def start(self) -> Step:
@@ -152,6 +158,20 @@ class Relay:
         self._last_frame = now
         return self._step(self._batch() if waiting else [], now)
 
+    def edit(self, base: int, edits: Sequence[Edit], origin: str, ref: str | None, now: float) -> Step:
+        """A page's edits, made on version ``base`` of the text, merged in now. Text still
+        waiting for its frame is not in the text the page saw: it goes out after the edit, at
+        the end of the edited text. Raises ``ProtocolError`` (``stale_version``,
+        ``bad_edit``, ``not_streaming``) with nothing changed."""
+        if self.ended:
+            raise ProtocolError("not_streaming", "This answer has ended; edit the stored message.", ref=ref)
+        changes = self.document.edit(base, edits, origin)
+        events: list[TurnEvent] = [
+            TextEdited(self._next(), c.version, tuple((e.start, e.end, e.text) for e in c.edits), origin, ref)
+            for c in changes
+        ]
+        return self._step(events, now)
+
     def end(
         self, now: float, *, stopped: bool = False, error: TurnError | None = None, reason: str | None = None
     ) -> Step:
@@ -182,7 +202,9 @@ class Relay:
     def _batch(self) -> list[TurnEvent]:
         events: list[TurnEvent] = []
         if self._text:
-            events.append(TextAppended(self._next(), "".join(self._text), self._deltas))
+            text = "".join(self._text)
+            self.document.append(text)
+            events.append(TextAppended(self._next(), text, self._deltas))
         for index, call in self._tools.items():
             arguments = "".join(call.arguments)
             events.append(ToolCallFragment(self._next(), index, call.id, call.name, arguments, call.deltas))

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
@@ -27,6 +28,7 @@ from .frames import encode
 from .hub import Hub
 from .load import PROBE_INTERVAL, Load
 from .log import Place
+from .merge import Edit
 from .projection import Projection
 from .relay import Relay, Step
 
@@ -50,12 +52,15 @@ class TurnRequest:
 
 
 class _Owner:
-    """One running turn, as its hub sees it: it can be told to stop."""
+    """One running turn, as its hub sees it: it can be told to stop, and take a page's edit."""
 
-    def __init__(self, turn: str, request: TurnRequest, relay: Relay) -> None:
+    def __init__(
+        self, turn: str, request: TurnRequest, relay: Relay, write: Callable[[_Owner, Step], None]
+    ) -> None:
         self.id = turn
         self.request = request
         self.relay = relay
+        self._write = write
         self.task: asyncio.Task[None] | None = None
         self.stop_reason: str | None = None
         self.too_large = False  # the hub holds as much of this turn as it will
@@ -66,6 +71,13 @@ class _Owner:
         if self.stop_reason is None:
             self.stop_reason = reason
         self.task.cancel()
+
+    def edit(self, base: int, edits: Sequence[Edit], origin: str, ref: str | None) -> None:
+        try:
+            step = self.relay.edit(base, edits, origin, ref, asyncio.get_running_loop().time())
+        except ProtocolError as error:
+            raise ProtocolError(error.code, error.message, ref=ref) from None
+        self._write(self, step)
 
 
 class Turns:
@@ -110,7 +122,7 @@ class Turns:
             burst=settings.burst_frames,
             now=loop.time(),
         )
-        owner = _Owner(turn, request, relay)
+        owner = _Owner(turn, request, relay, self._write)
         self._hub.create(turn, owner, request.user)
         self._running[turn] = owner
         self._write(owner, relay.start())

@@ -21,6 +21,7 @@ from ..storage.store import Store
 from .draft import Draft
 from .hub import Follower, Owner
 from .log import TurnEvent
+from .merge import Edit
 from .memory import MemoryHub, _Feed
 
 log = logging.getLogger("inkstream.storage")
@@ -109,6 +110,11 @@ class StoredHub:
 
     async def cancel(self, turn: str, reason: str, *, user: str | None = None) -> None:
         await self._memory.cancel(turn, reason, user=user)
+
+    async def edit(
+        self, turn: str, base: int, edits: Sequence[Edit], origin: str, ref: str | None, *, user: str | None = None
+    ) -> None:
+        await self._memory.edit(turn, base, edits, origin, ref, user=user)
 
     async def aclose(self, wait: float = 10.0) -> None:
         """Write what the turns still owe (their ends, after ``Turns.aclose``), then stop."""

@@ -17,6 +17,7 @@ from server.turns.log import (
     Finished,
     Started,
     TextAppended,
+    TextEdited,
     ToolCallFragment,
     TurnEvent,
     TurnState,
@@ -199,3 +200,48 @@ def test_nothing_pending_is_not_due_and_one_write_is_in_flight_at_a_time() -> No
     draft.written(0.3)
     assert draft.due() == pytest.approx(1.3)
     assert (draft.saved_chars, draft.unsaved_chars) == (1, 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(0, 10_000), st.integers(0, 5), st.text(max_size=4)), max_size=40),
+    st.sets(st.integers(0, 30), max_size=8),
+)
+def test_edits_between_appends_and_failed_writes_leave_the_row_with_the_edited_text(
+    steps: list[tuple[bool, int, int, str]], fail: set[int]
+) -> None:
+    draft, row = Draft(INTERVAL), Row()
+    draft.feed([Started(0, "t", "m", None)], 0.0)
+    text, model, seq, now, attempt = "", "", 1, 0.0, 0
+    for is_edit, at, width, piece in steps:
+        now += 0.3
+        if is_edit:
+            start = at % (len(text) + 1)
+            end = min(len(text), start + width)
+            draft.feed([TextEdited(seq, seq, ((start, end, piece),), "page")], now)
+            text = text[:start] + piece + text[end:]
+        else:
+            draft.feed([TextAppended(seq, piece or "x", 1)], now)
+            text += piece or "x"
+            model += piece or "x"
+        seq += 1
+        if (due := draft.due()) is not None and due <= now:
+            progress, _ = draft.take()
+            if attempt in fail:
+                if attempt % 2:
+                    row.apply(progress, None, now)
+                draft.failed(now)
+            else:
+                row.apply(progress, None, now)
+                draft.written(now)
+                assert row.text[: draft.saved_chars] == text[: draft.saved_chars]
+            attempt += 1
+    draft.feed([Finished(seq, TurnState.DONE, "stop")], now)
+    while not draft.stored:
+        progress, ending = draft.take()
+        row.apply(progress, ending, now)
+        draft.written(now)
+        last = progress
+    assert row.text == text
+    edited = any(step[0] for step in steps)
+    assert last.original == (model if edited else None)
