@@ -106,6 +106,28 @@ class Subscribe:
     type: Literal["subscribe"] = "subscribe"
 
 
+MAX_EDITS = 256  # replacements in one edit frame
+Replacement = tuple[
+    Annotated[StrictInt, Field(ge=0)],
+    Annotated[StrictInt, Field(ge=0)],
+    Annotated[StrictStr, Field(max_length=MAX_TEXT), AfterValidator(_whole_characters)],
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditText:
+    """Replace ranges of a streaming answer's text, made in order on version ``base``; the
+    server merges them with what came since (turns/merge.py). ``client`` names the page (its
+    edits come back with it as their acknowledgement)."""
+
+    turn: TurnId
+    base: Annotated[StrictInt, Field(ge=0)]
+    edits: Annotated[list[Replacement], Field(min_length=1, max_length=MAX_EDITS)]
+    client: Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID)]
+    ref: str | None = None
+    type: Literal["edit"] = "edit"
+
+
 @dataclass(frozen=True, slots=True)
 class Ping:
     ref: str | None = None
@@ -120,7 +142,7 @@ class Hello:
     type: Literal["hello"] = "hello"
 
 
-ClientFrame = Start | Stop | Subscribe | Watch | Ping | Hello
+ClientFrame = Start | Stop | Subscribe | Watch | EditText | Ping | Hello
 _FRAMES: TypeAdapter[ClientFrame] = TypeAdapter(Annotated[ClientFrame, Field(discriminator="type")])
 
 

@@ -32,11 +32,13 @@ from ..settings import Settings
 from ..turns.frames import encode
 from ..turns.history import Ask, History
 from ..turns.hub import Feed
+from ..turns.merge import MODEL, Edit
 from ..turns.rate import TokenBucket
 from ..turns.runner import USER_STOP, Turns
 from ..turns.stored import StoredHub
 from .protocol import (
     ClientFrame,
+    EditText,
     Ping,
     Start,
     Stop,
@@ -254,6 +256,15 @@ class Connection:
                     await self._services.history.store.conversation(self._user, frame.conversation)
             self._services.watchers.watch(frame.conversation, self, self._watching)
             self._watching = frame.conversation
+        elif isinstance(frame, EditText):
+            if frame.client == MODEL:
+                raise ProtocolError("bad_edit", "A page cannot edit as the model.", ref=frame.ref)
+            edits = [Edit(start, end, text) for start, end, text in frame.edits]
+            with self._known(frame.ref):
+                try:
+                    await self._hub.edit(frame.turn, frame.base, edits, frame.client, frame.ref, user=self._user)
+                except ProtocolError as error:
+                    raise ProtocolError(error.code, error.message, ref=frame.ref) from None
         elif isinstance(frame, Ping):
             await self._send_now(pong_frame(frame.ref))
 
