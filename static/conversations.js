@@ -11,7 +11,8 @@
  *   state: string, error?: {code?: string, message?: string, status?: number, retry_after?: number},
  *   usage?: {completion_tokens?: number}, finish_reason?: string | null, ttft_ms?: number,
  *   tokens_per_second?: number, duration_ms?: number, model?: string, turn?: string,
- *   created_ms: number, html?: string, html_later?: boolean}} StoredMessage
+ *   created_ms: number, html?: string, html_later?: boolean, version?: number,
+ *   original?: string}} StoredMessage
  */
 /** @typedef {{conversation: Conversation, messages: StoredMessage[]}} Thread */
 

@@ -83,6 +83,8 @@ export class AssistantMessage {
     this.firstAt = null;
     this.lastAt = 0;
     this.deltas = 0;
+    /** the text's version, as the server counts (one per text frame, per edit) */
+    this.version = 0;
     this.chars = 0;
     this.maxLag = 0;
     /** when the footer's figures were last written */
@@ -114,6 +116,8 @@ export class AssistantMessage {
     this.firstAt = null;
     this.lastAt = 0;
     this.deltas = 0;
+    /** the text's version, as the server counts (one per text frame, per edit) */
+    this.version = 0;
     this.chars = 0;
     this.maxLag = 0;
     this.tokens = undefined;
@@ -136,12 +140,15 @@ export class AssistantMessage {
     this.patcher.reset();
     this.codeNumbers.clear();
     this.id = stored.id;
+    if (typeof stored.version === "number") this.version = stored.version;
     this.observed = false;
     this.stale = false;
     this.lastSeq = -1;
     this.text = stored.text ?? "";
     this.chars = this.text.length;
     this.deltas = 0;
+    /** the text's version, as the server counts (one per text frame, per edit) */
+    this.version = 0;
     this.waiting = [];
     this.firstAt = null;
     this.tools.clear();
@@ -267,6 +274,8 @@ export class AssistantMessage {
     this.text = "";
     this.chars = 0;
     this.deltas = 0;
+    /** the text's version, as the server counts (one per text frame, per edit) */
+    this.version = 0;
     this.waiting = [];
     this.tools.clear();
     this.toolsEl.replaceChildren();
@@ -298,6 +307,8 @@ export class AssistantMessage {
       this.text = "";
       this.chars = 0;
       this.deltas = 0;
+      /** the text's version, as the server counts (one per text frame, per edit) */
+      this.version = 0;
       this.waiting = [];
     }
     if (this.stale && (frame.ops?.length || frame.type === "end")) {
@@ -315,9 +326,20 @@ export class AssistantMessage {
         this.chars += frame.text.length;
         this.waiting.push([this.chars, receivedAt]);
       }
+      if (typeof frame.v === "number") this.version = frame.v;
       this.deltas += frame.n ?? 0;
       this.lastAt = receivedAt;
       if (frame.tools) this.applyTools(frame.tools);
+    }
+    if (frame.type === "edit") {
+      // An edit of this answer (from this page or another), merged by the server: its ranges
+      // apply to the text as it stood, in order (they come highest first).
+      for (const [start, end, text] of /** @type {Array<[number, number, string]>} */ (frame.edits ?? [])) {
+        this.text = this.text.slice(0, start) + text + this.text.slice(end);
+      }
+      this.chars = this.text.length;
+      this.version = frame.v ?? this.version;
+      this.waiting = this.waiting.filter(([at]) => at <= this.chars);
     }
     const generation = this.generation;
     this.patcher.enqueue(frame.ops ?? [], () => {

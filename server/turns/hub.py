@@ -100,7 +100,14 @@ class Hub(Protocol):
         ``UnknownTurn``."""
 
     async def edit(
-        self, turn: str, base: int, edits: Sequence[Edit], origin: str, ref: str | None, *, user: str | None = None
+        self,
+        turn: str,
+        base: int,
+        edits: Sequence[Edit],
+        origin: str,
+        ref: str | None,
+        *,
+        user: str | None = None,
     ) -> None:
         """Hand a page's edits to the turn's owner (a Redis hub: to the owner's instance).
         Raises ``UnknownTurn``, or ``ProtocolError`` (``not_streaming`` once it has ended)."""

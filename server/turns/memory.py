@@ -126,7 +126,14 @@ class MemoryHub:
             record.owner.cancel(reason)
 
     async def edit(
-        self, turn: str, base: int, edits: Sequence[Edit], origin: str, ref: str | None, *, user: str | None = None
+        self,
+        turn: str,
+        base: int,
+        edits: Sequence[Edit],
+        origin: str,
+        ref: str | None,
+        *,
+        user: str | None = None,
     ) -> None:
         record = self._get(turn, user)
         if record.finished:

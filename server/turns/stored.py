@@ -21,8 +21,8 @@ from ..storage.store import Store
 from .draft import Draft
 from .hub import Follower, Owner
 from .log import TurnEvent
-from .merge import Edit
 from .memory import MemoryHub, _Feed
+from .merge import Edit
 
 log = logging.getLogger("inkstream.storage")
 
@@ -112,7 +112,14 @@ class StoredHub:
         await self._memory.cancel(turn, reason, user=user)
 
     async def edit(
-        self, turn: str, base: int, edits: Sequence[Edit], origin: str, ref: str | None, *, user: str | None = None
+        self,
+        turn: str,
+        base: int,
+        edits: Sequence[Edit],
+        origin: str,
+        ref: str | None,
+        *,
+        user: str | None = None,
     ) -> None:
         await self._memory.edit(turn, base, edits, origin, ref, user=user)
 

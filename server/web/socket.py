@@ -262,7 +262,9 @@ class Connection:
             edits = [Edit(start, end, text) for start, end, text in frame.edits]
             with self._known(frame.ref):
                 try:
-                    await self._hub.edit(frame.turn, frame.base, edits, frame.client, frame.ref, user=self._user)
+                    await self._hub.edit(
+                        frame.turn, frame.base, edits, frame.client, frame.ref, user=self._user
+                    )
                 except ProtocolError as error:
                     raise ProtocolError(error.code, error.message, ref=frame.ref) from None
         elif isinstance(frame, Ping):

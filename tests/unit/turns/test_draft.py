@@ -204,7 +204,9 @@ def test_nothing_pending_is_not_due_and_one_write_is_in_flight_at_a_time() -> No
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.tuples(st.booleans(), st.integers(0, 10_000), st.integers(0, 5), st.text(max_size=4)), max_size=40),
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 10_000), st.integers(0, 5), st.text(max_size=4)), max_size=40
+    ),
     st.sets(st.integers(0, 30), max_size=8),
 )
 def test_edits_between_appends_and_failed_writes_leave_the_row_with_the_edited_text(
