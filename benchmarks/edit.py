@@ -21,14 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.demo.longform import huge_answer  # noqa: E402
-from server.markdown.engine import Markdown  # noqa: E402
-from server.markdown.revision import revise  # noqa: E402
-from server.turns.frames import encode  # noqa: E402
-from server.turns.merge import Edit  # noqa: E402
-from server.turns.projection import Projection  # noqa: E402
-from server.turns.relay import Relay  # noqa: E402
-from server.upstream.events import ContentDelta  # noqa: E402
+from server.demo.longform import huge_answer
+from server.markdown.engine import Markdown
+from server.markdown.revision import revise
+from server.turns.frames import encode
+from server.turns.merge import Edit
+from server.turns.projection import Projection
+from server.turns.relay import Relay
+from server.upstream.events import ContentDelta
 
 PIECE = 160  # characters per upstream read, about the demo's
 
