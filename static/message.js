@@ -59,6 +59,10 @@ export class AssistantMessage {
     const copy = /** @type {HTMLElement} */ (article.querySelector('[data-action="copy-message"]'));
     copy.setAttribute("aria-label", `Copy answer ${number}`);
     this.retryButton.setAttribute("aria-label", `Retry answer ${number}`);
+    this.editButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="edit"]'));
+    this.editButton.setAttribute("aria-label", `Edit answer ${number}`);
+    /** @type {import("./editor.js").Editor | null} the open editor of its markdown */
+    this.editor = null;
     /** @type {string | null} */
     this.turn = null;
     /** @type {string | null} the stored message's id (known once the turn's `start` names it) */
@@ -287,6 +291,9 @@ export class AssistantMessage {
     this.article.dataset.state = state;
     this.showBusy();
     this.typingEl.hidden = state !== "streaming";
+    // Edits are merged by the turn while it streams (docs/protocol.md, `edit`).
+    this.editButton.hidden = state !== "streaming" && !this.editor;
+    if (state !== "streaming") this.editor?.ended();
   }
 
   get streaming() {
@@ -341,6 +348,7 @@ export class AssistantMessage {
       this.version = frame.v ?? this.version;
       this.waiting = this.waiting.filter(([at]) => at <= this.chars);
     }
+    if (frame.type === "delta" || frame.type === "edit") this.editor?.take(frame);
     const generation = this.generation;
     this.patcher.enqueue(frame.ops ?? [], () => {
       if (generation !== this.generation) return;

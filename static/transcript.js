@@ -3,6 +3,7 @@
 // to, and the routing of turn frames to their message. The server owns the history: a start
 // names the conversation and the new text (or the answer to regenerate), never the messages.
 
+import { Editor } from "./editor.js";
 import { AssistantMessage, afterNextPaint } from "./message.js";
 
 /** @typedef {import("./announcer.js").Announcer} Announcer */
@@ -60,6 +61,8 @@ export class Transcript {
     /** the new chat's greeting, shown again by a new chat */
     this.welcome = templates.welcome.content.firstElementChild;
     this.refCounter = 0;
+    /** @type {string} this page's name on its edits, made when first needed */
+    this.clientId = "";
     /** @type {string | null} the stored conversation on screen (null: a new chat) */
     this.conversation = null;
     this.title = "";
@@ -82,6 +85,12 @@ export class Transcript {
 
   get streaming() {
     return this.entries.some((e) => e.role === "assistant" && e.message.streaming);
+  }
+
+  /** This page's name on its edits (their acknowledgements come back with it). */
+  get client() {
+    if (!this.clientId) this.clientId = `pg_${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+    return this.clientId;
   }
 
   newRef() {
@@ -203,7 +212,36 @@ export class Transcript {
     });
     message.onShown = (frame) => this.shown(frame);
     message.retryButton.addEventListener("click", () => this.retry(message));
+    message.editButton.addEventListener("click", () => this.toggleEditor(message));
     return message;
+  }
+
+  /** Open the editor of an answer's markdown, or close it (Done). @param {AssistantMessage} message */
+  toggleEditor(message) {
+    const button = message.editButton;
+    if (message.editor) {
+      message.editor.close();
+      message.editor = null;
+      button.textContent = "Edit";
+      button.setAttribute("aria-label", `Edit answer ${message.number}`);
+      button.hidden = !message.streaming;
+      if (!button.hidden) button.focus();
+      return;
+    }
+    const editor = new Editor(message.content, {
+      send: (/** @type {object} */ frame) => this.env.send(frame),
+      client: this.client,
+      newRef: () => this.newRef(),
+      label: `Markdown of answer ${message.number}`,
+      turn: () => (message.streaming ? message.turn : null),
+      version: () => message.version,
+      text: () => message.text,
+      closed: () => this.toggleEditor(message),
+    });
+    message.editor = editor;
+    button.textContent = "Done";
+    button.setAttribute("aria-label", `Done editing answer ${message.number}`);
+    editor.focus();
   }
 
   /** Take `entry` and everything after it off the screen. @param {number} index */
@@ -444,6 +482,7 @@ export class Transcript {
   /** A protocol error; one naming a frame of a message (its start, or a resubscribe) fails that
    * message, with Retry. @param {Frame} frame */
   onError(frame) {
+    for (const entry of this.entries) if (entry.role === "assistant" && entry.message.editor?.refused(frame)) return;
     for (const [turn, ref] of this.watched) if (ref === frame.ref) this.watched.delete(turn);
     const found = this.byErrorRef(frame.ref);
     // A refused start recorded nothing and streams nothing: the composer says so (below), not

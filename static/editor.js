@@ -1,0 +1,177 @@
+// @ts-check
+/**
+ * An answer's markdown source in a textarea, edited while the model keeps writing it.
+ *
+ * The server holds the text (server/turns/merge.py). What the user types is sent as range
+ * replacements against the version this page has seen, one batch in flight at a time (the
+ * Jupiter protocol: the next waits for the server's acknowledgement, its own `edit` frames).
+ * The model's new text goes at the end of the textarea with `setRangeText(…, "preserve")`,
+ * which leaves the caret, the selection and the user's own undo history alone; the merge rule
+ * puts the model's text after the user's wherever they meet, so the end is its place here too.
+ */
+
+/** @typedef {import("./socket.js").Frame} Frame */
+/** @typedef {[number, number, string]} Replacement */
+
+/**
+ * Where position `at` of a text goes once `edit` is made on it (inside a replaced range:
+ * after the new text). @param {number} at @param {Replacement} edit
+ */
+function moved(at, [start, end, text]) {
+  if (at <= start) return at;
+  if (at >= end) return at + text.length - (end - start);
+  return start + text.length;
+}
+
+/**
+ * The one replacement that makes `before` into `after` (their common start and end kept).
+ * @param {string} before @param {string} after @returns {Replacement | null}
+ */
+export function difference(before, after) {
+  if (before === after) return null;
+  let start = 0;
+  const shortest = Math.min(before.length, after.length);
+  while (start < shortest && before.charCodeAt(start) === after.charCodeAt(start)) start += 1;
+  let end = 0;
+  while (
+    end < shortest - start &&
+    before.charCodeAt(before.length - 1 - end) === after.charCodeAt(after.length - 1 - end)
+  ) {
+    end += 1;
+  }
+  return [start, before.length - end, after.slice(start, after.length - end)];
+}
+
+export class Editor {
+  /**
+   * @param {HTMLElement} content the rendered answer, hidden while the editor shows
+   * @param {{send: (frame: object) => boolean | void, client: string, newRef: () => string,
+   *   label: string, turn: () => string | null, version: () => number, text: () => string,
+   *   closed: () => void}} env
+   */
+  constructor(content, env) {
+    this.content = content;
+    this.env = env;
+    const doc = content.ownerDocument;
+    this.area = doc.createElement("textarea");
+    this.area.className = "editor";
+    this.area.setAttribute("aria-label", env.label);
+    this.area.spellcheck = true;
+    /** the text as this page has it: the server's, with its own edits not yet acknowledged */
+    this.shadow = env.text();
+    this.area.value = this.shadow;
+    /** @type {Replacement[]} made since the last batch went */
+    this.pending = [];
+    /** acknowledgements the batch in flight still waits for */
+    this.inflight = 0;
+    /** @type {Set<string>} refs of the batches sent (an error names one) */
+    this.refs = new Set();
+    /** @type {HTMLElement | null} */
+    this.noteEl = null;
+    this.area.addEventListener("input", () => this.typed());
+    this.area.addEventListener("blur", () => this.flush());
+    this.area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" || (event.key === "Enter" && (event.ctrlKey || event.metaKey))) {
+        event.preventDefault();
+        event.stopPropagation();
+        this.env.closed();
+      }
+    });
+    content.hidden = true;
+    content.after(this.area);
+    this.grow();
+  }
+
+  /** The answer ended: what is pending goes, and the editor shows the text as it stands. */
+  ended() {
+    this.flush();
+    this.area.readOnly = true;
+    this.note("The answer has ended; the text above is as it was saved.");
+  }
+
+  /** An error frame: true if it refused one of this editor's batches (the text stays here).
+   * @param {Frame} frame */
+  refused(frame) {
+    if (!frame.ref || !this.refs.delete(frame.ref)) return false;
+    this.inflight = 0;
+    this.note(`An edit could not be saved: ${frame.message ?? frame.code}`);
+    return true;
+  }
+
+  /** @param {string} text */
+  note(text) {
+    if (!this.noteEl) {
+      this.noteEl = this.content.ownerDocument.createElement("p");
+      this.noteEl.className = "editor-note";
+      this.noteEl.setAttribute("role", "status");
+      this.area.after(this.noteEl);
+    }
+    this.noteEl.textContent = text;
+  }
+
+  focus() {
+    this.area.focus();
+  }
+
+  /** Back to the rendered view (what is typed goes first). */
+  close() {
+    this.flush();
+    this.area.remove();
+    this.noteEl?.remove();
+    this.content.hidden = false;
+  }
+
+  /** The height of its text: it grows instead of scrolling inside the page's scroller. */
+  grow() {
+    this.area.style.height = "auto";
+    this.area.style.height = `${this.area.scrollHeight + 2}px`;
+  }
+
+  typed() {
+    const change = difference(this.shadow, this.area.value);
+    if (!change) return;
+    this.shadow = this.area.value;
+    this.pending.push(change);
+    this.grow();
+    this.flush();
+  }
+
+  /** Send what is pending, unless a batch is in flight (it goes when that one is acknowledged). */
+  flush() {
+    const turn = this.env.turn();
+    if (this.inflight || !this.pending.length || !turn) return;
+    const edits = this.pending;
+    this.pending = [];
+    this.inflight = edits.length;
+    const ref = this.env.newRef();
+    this.refs.add(ref);
+    this.env.send({ type: "edit", turn, base: this.env.version(), edits, client: this.env.client, ref });
+  }
+
+  /** A frame of the answer, as the message took it. @param {Frame} frame */
+  take(frame) {
+    if (frame.type === "delta" && frame.text) {
+      const end = this.area.value.length;
+      this.area.setRangeText(frame.text, end, end, "preserve");
+      this.shadow = this.area.value;
+      this.grow();
+    } else if (frame.type === "edit") {
+      if (frame.origin === this.env.client) {
+        this.inflight = Math.max(0, this.inflight - 1);
+        if (!this.inflight) this.flush();
+        return;
+      }
+      // Another page's edit: made on the server's text, without this page's edits not yet
+      // acknowledged; it is placed past them, and what is pending here moves over it.
+      for (const edit of /** @type {Replacement[]} */ (frame.edits ?? [])) {
+        const [start, end, text] = edit;
+        const from = this.pending.reduce(moved, start);
+        const to = Math.max(from, this.pending.reduce(moved, end));
+        this.area.setRangeText(text, from, to, "preserve");
+        this.pending = this.pending.map(([s, e, t]) => /** @type {Replacement} */ ([moved(s, edit), moved(e, edit), t]));
+      }
+      this.shadow = this.area.value;
+      this.grow();
+    }
+  }
+}

@@ -1,0 +1,75 @@
+"""Editing an answer while it streams, in Chromium against a real server and a paced upstream:
+typing at its start for seconds while the model writes, every typed and every streamed word
+ends in place, once; the caret stays where the user types; the rendered view shows the edit,
+and a block the user did not touch keeps its DOM node; a reload shows the edit."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import ASSISTANT, DONE, ask
+from tests.support.server import Running
+from tests.support.upstream import DONE as SSE_DONE
+from tests.support.upstream import FakeUpstream, Paced, Scenario, Send, chunk, sse
+
+OPENING = "Intro paragraph.\n\n"
+WORDS = [f"word{i} " for i in range(150)]
+TYPED = "Typed by the user while it streamed. "
+
+
+def answer() -> Scenario:
+    pieces = [OPENING, "Second paragraph stays as it was.\n\n", *WORDS]
+    tail = [Send(sse(chunk(finish_reason="stop"))), Send(SSE_DONE)]
+    events = [sse(chunk(p)) for p in pieces]
+    return Scenario(steps=[Send(sse(chunk("", role="assistant"))), Paced(events, 30.0), *tail])
+
+
+def test_typing_at_the_start_while_it_streams_keeps_every_word_and_the_caret(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
+    upstream.add("m", answer())
+    page.goto(bridge.http)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    ask(page, "write")
+    message = page.locator(ASSISTANT).last
+    expect(message.locator('[data-part="content"]')).to_contain_text("word3")
+    untouched = message.locator('[data-part="content"] p', has_text="Second paragraph")
+    untouched.evaluate("(p) => { window.__untouched = p; }")
+    page.get_by_role("button", name="Edit answer 1").click()
+    editor = page.get_by_role("textbox", name="Markdown of answer 1")
+    expect(editor).to_be_focused()
+    # The caret at the end of "Intro", then several seconds of typing there.
+    editor.evaluate("(area) => area.setSelectionRange(5, 5)")
+    started = time.monotonic()
+    typed = ""
+    for char in TYPED:
+        page.keyboard.type(char)
+        typed += char
+        time.sleep(0.06)
+    assert time.monotonic() - started > 2
+    # The caret stayed after what was typed, while the model's words arrived at the end.
+    caret = editor.evaluate("(area) => [area.selectionStart, area.selectionEnd]")
+    assert caret == [5 + len(TYPED), 5 + len(TYPED)]
+    assert message.get_attribute("data-state") == "streaming"
+    page.wait_for_selector(DONE, timeout=30_000)
+    expected = "Intro" + TYPED + " paragraph.\n\nSecond paragraph stays as it was.\n\n" + "".join(WORDS)
+    expect(editor).to_have_value(expected)
+    page.get_by_role("button", name="Done editing answer 1").click()
+    content = message.locator('[data-part="content"]')
+    expect(content).to_contain_text("Intro" + TYPED.rstrip())
+    text = content.inner_text()
+    for word in WORDS:
+        assert (
+            text.count(word.strip() + " ") + text.count(word.strip() + "\n") + text.endswith(word.strip())
+            >= 1
+        )
+    assert text.count("word149") == 1
+    # The paragraph nobody edited is the same node it was.
+    assert untouched.evaluate("(p) => p === window.__untouched")
+    # What the server stored is the edited text.
+    page.reload()
+    expect(page.locator(ASSISTANT).last.locator('[data-part="content"]')).to_contain_text(
+        "Intro" + TYPED.rstrip()
+    )
