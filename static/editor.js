@@ -12,6 +12,8 @@
 
 /** @typedef {import("./socket.js").Frame} Frame */
 /** @typedef {[number, number, string]} Replacement */
+/** One step the user can undo: at `at`, `removed` became `inserted`.
+ * @typedef {{at: number, removed: string, inserted: string, when: number}} Step */
 
 /**
  * Where position `at` of a text goes once `edit` is made on it (inside a replaced range:
@@ -24,21 +26,22 @@ function moved(at, [start, end, text]) {
 }
 
 /**
- * The one replacement that makes `before` into `after` (their common start and end kept).
- * @param {string} before @param {string} after @returns {Replacement | null}
+ * The one replacement that makes `before` into `after` (their common start and end kept). A
+ * change is ambiguous where it repeats its neighbour (a space typed next to a space): `caret`,
+ * where the caret is in `after`, places it so that it ends there, as typing does.
+ * @param {string} before @param {string} after @param {number} [caret]
+ * @returns {Replacement | null}
  */
-export function difference(before, after) {
+export function difference(before, after, caret = after.length) {
   if (before === after) return null;
-  let start = 0;
   const shortest = Math.min(before.length, after.length);
-  while (start < shortest && before.charCodeAt(start) === after.charCodeAt(start)) start += 1;
   let end = 0;
-  while (
-    end < shortest - start &&
-    before.charCodeAt(before.length - 1 - end) === after.charCodeAt(after.length - 1 - end)
-  ) {
+  const most = Math.min(shortest, after.length - caret);
+  while (end < most && before.charCodeAt(before.length - 1 - end) === after.charCodeAt(after.length - 1 - end)) {
     end += 1;
   }
+  let start = 0;
+  while (start < shortest - end && before.charCodeAt(start) === after.charCodeAt(start)) start += 1;
   return [start, before.length - end, after.slice(start, after.length - end)];
 }
 
@@ -68,9 +71,28 @@ export class Editor {
     this.refs = new Set();
     /** @type {HTMLElement | null} */
     this.noteEl = null;
+    /** @type {Step[]} the user's own changes, newest last, for undo (and redo) */
+    this.undos = [];
+    /** @type {Step[]} */
+    this.redos = [];
     this.area.addEventListener("input", () => this.typed());
+    // Setting a textarea's text from script empties the browser's undo history, and the
+    // model's text goes in that way: undo is the editor's own, and takes back only what the
+    // user did (the model's words stay).
+    this.area.addEventListener("beforeinput", (event) => {
+      if (event.inputType === "historyUndo" || event.inputType === "historyRedo") {
+        event.preventDefault();
+        this.history(event.inputType === "historyUndo");
+      }
+    });
     this.area.addEventListener("blur", () => this.flush());
     this.area.addEventListener("keydown", (event) => {
+      const key = event.key.toLowerCase();
+      if ((event.ctrlKey || event.metaKey) && (key === "z" || key === "y")) {
+        event.preventDefault();
+        this.history(key === "z" && !event.shiftKey);
+        return;
+      }
       if (event.key === "Escape" || (event.key === "Enter" && (event.ctrlKey || event.metaKey))) {
         event.preventDefault();
         event.stopPropagation();
@@ -128,8 +150,38 @@ export class Editor {
   }
 
   typed() {
-    const change = difference(this.shadow, this.area.value);
+    const before = this.shadow;
+    const change = difference(before, this.area.value, this.area.selectionEnd);
     if (!change) return;
+    const [start, end, text] = change;
+    const removed = before.slice(start, end);
+    const last = this.undos[this.undos.length - 1];
+    const now = Date.now();
+    // Typing on from where the last change ended, within a second, is one step to undo.
+    if (last && !removed && last.at + last.inserted.length === start && now - last.when < 1000) {
+      last.inserted += text;
+      last.when = now;
+    } else {
+      this.undos.push({ at: start, removed, inserted: text, when: now });
+    }
+    this.redos = [];
+    this.change(change);
+  }
+
+  /** Take back the user's last step (or make it again). @param {boolean} undo */
+  history(undo) {
+    const step = (undo ? this.undos : this.redos).pop();
+    if (!step) return;
+    (undo ? this.redos : this.undos).push(step);
+    const [gone, back] = undo ? [step.inserted, step.removed] : [step.removed, step.inserted];
+    /** @type {Replacement} */
+    const change = [step.at, step.at + gone.length, back];
+    this.area.setRangeText(back, change[0], change[1], "end");
+    this.change(change);
+  }
+
+  /** A change of the user's, made in the textarea: it goes to the server. @param {Replacement} change */
+  change(change) {
     this.shadow = this.area.value;
     this.pending.push(change);
     this.grow();
@@ -164,6 +216,7 @@ export class Editor {
       // Another page's edit: made on the server's text, without this page's edits not yet
       // acknowledged; it is placed past them, and what is pending here moves over it.
       for (const edit of /** @type {Replacement[]} */ (frame.edits ?? [])) {
+        for (const step of [...this.undos, ...this.redos]) step.at = moved(step.at, edit);
         const [start, end, text] = edit;
         const from = this.pending.reduce(moved, start);
         const to = Math.max(from, this.pending.reduce(moved, end));

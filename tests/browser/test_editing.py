@@ -5,6 +5,7 @@ and a block the user did not touch keeps its DOM node; a reload shows the edit."
 
 from __future__ import annotations
 
+import re
 import time
 
 from playwright.sync_api import Page, expect
@@ -53,6 +54,13 @@ def test_typing_at_the_start_while_it_streams_keeps_every_word_and_the_caret(
     caret = editor.evaluate("(area) => [area.selectionStart, area.selectionEnd]")
     assert caret == [5 + len(TYPED), 5 + len(TYPED)]
     assert message.get_attribute("data-state") == "streaming"
+    # Native undo takes back the user's own typing, not the model's words.
+    page.keyboard.press("Control+z")
+    undone = editor.input_value()
+    assert undone.startswith("Intro paragraph.\n\nSecond paragraph"), undone[:80]
+    assert "word0 word1" in undone
+    page.keyboard.press("Control+Shift+z")
+    expect(editor).to_have_value(re.compile("^Intro" + re.escape(TYPED)))
     page.wait_for_selector(DONE, timeout=30_000)
     expected = "Intro" + TYPED + " paragraph.\n\nSecond paragraph stays as it was.\n\n" + "".join(WORDS)
     expect(editor).to_have_value(expected)
