@@ -61,6 +61,15 @@ export class AssistantMessage {
     this.retryButton.setAttribute("aria-label", `Retry answer ${number}`);
     this.editButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="edit"]'));
     this.editButton.setAttribute("aria-label", `Edit answer ${number}`);
+    this.editedEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="edited"]'));
+    this.originalEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="original"]'));
+    this.originalButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="original"]'));
+    this.originalButton.setAttribute("aria-label", `Show the original of answer ${number}`);
+    this.originalButton.addEventListener("click", () => this.toggleOriginal());
+    /** the model's own text, as it wrote it (the stored original, or what the frames brought) */
+    this.modelText = "";
+    /** @type {string | null} the stored original, when the stored text was edited */
+    this.original = null;
     /** @type {import("./editor.js").Editor | null} the open editor of its markdown */
     this.editor = null;
     /** @type {string | null} */
@@ -111,6 +120,9 @@ export class AssistantMessage {
     this.turn = null;
     this.lastSeq = -1;
     this.text = "";
+    this.modelText = "";
+    this.original = null;
+    this.markEdited(false);
     this.tools.clear();
     this.toolsEl.replaceChildren();
     this.errorEl.hidden = true;
@@ -144,15 +156,16 @@ export class AssistantMessage {
     this.patcher.reset();
     this.codeNumbers.clear();
     this.id = stored.id;
-    if (typeof stored.version === "number") this.version = stored.version;
     this.observed = false;
     this.stale = false;
     this.lastSeq = -1;
     this.text = stored.text ?? "";
     this.chars = this.text.length;
+    this.original = stored.original ?? null;
+    this.modelText = this.original ?? this.text;
+    this.markEdited(Boolean(stored.edited));
     this.deltas = 0;
-    /** the text's version, as the server counts (one per text frame, per edit) */
-    this.version = 0;
+    this.version = typeof stored.version === "number" ? stored.version : 0;
     this.waiting = [];
     this.firstAt = null;
     this.tools.clear();
@@ -188,15 +201,16 @@ export class AssistantMessage {
    * A stored answer's content: its server-rendered HTML, in chunks (and its text, when it came
    * later than the rest of it).
    * @param {string} html
-   * @param {{generation?: number, text?: string}} [how] generation: the showing it is for (a
+   * @param {{generation?: number, text?: string, original?: string}} [how] generation: the showing it is for (a
    *   later one wins)
    */
-  fill(html, { generation = this.generation, text } = {}) {
+  fill(html, { generation = this.generation, text, original } = {}) {
     if (generation !== this.generation) return;
     if (text !== undefined) {
       this.text = text;
       this.chars = text.length;
     }
+    if (original !== undefined) this.original = original;
     this.htmlLater = false;
     this.showBusy();
     this.errorEl.hidden = true;
@@ -207,6 +221,26 @@ export class AssistantMessage {
     nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
     this.content.replaceChildren();
     chunked(this.content, Array.from(template.content.childNodes));
+  }
+
+  /** Say whether the text is the model's as it wrote it; the original can be shown.
+   * @param {boolean} edited */
+  markEdited(edited) {
+    this.editedEl.hidden = !edited;
+    this.originalButton.hidden = !edited;
+    if (!edited) {
+      this.originalEl.hidden = true;
+      this.originalButton.textContent = "Show original";
+    }
+  }
+
+  toggleOriginal() {
+    const show = this.originalEl.hidden;
+    // As text: the model's output is untrusted, and this is its source.
+    if (show) this.originalEl.textContent = this.original ?? this.modelText;
+    this.originalEl.hidden = !show;
+    this.originalButton.textContent = show ? "Hide original" : "Show original";
+    this.originalButton.setAttribute("aria-label", `${show ? "Hide" : "Show"} the original of answer ${this.number}`);
   }
 
   /** Busy for assistive technology while it streams or its content is on its way. */
@@ -276,6 +310,9 @@ export class AssistantMessage {
     this.codeNumbers.clear();
     this.lastSeq = -1;
     this.text = "";
+    this.modelText = "";
+    this.original = null;
+    this.markEdited(false);
     this.chars = 0;
     this.deltas = 0;
     /** the text's version, as the server counts (one per text frame, per edit) */
@@ -312,6 +349,9 @@ export class AssistantMessage {
       // The replay of a stored answer starts over: its text from scratch now; its DOM when the
       // replay's first operations go in, in the same frame, so nothing blinks empty.
       this.text = "";
+      this.modelText = "";
+      this.original = null;
+      this.markEdited(false);
       this.chars = 0;
       this.deltas = 0;
       /** the text's version, as the server counts (one per text frame, per edit) */
@@ -330,6 +370,7 @@ export class AssistantMessage {
       if (frame.text) {
         if (this.firstAt === null) this.firstAt = receivedAt;
         this.text += frame.text;
+        this.modelText += frame.text;
         this.chars += frame.text.length;
         this.waiting.push([this.chars, receivedAt]);
       }
@@ -346,6 +387,7 @@ export class AssistantMessage {
       }
       this.chars = this.text.length;
       this.version = frame.v ?? this.version;
+      this.markEdited(true);
       this.waiting = this.waiting.filter(([at]) => at <= this.chars);
     }
     if (frame.type === "delta" || frame.type === "edit") this.editor?.take(frame);

@@ -149,7 +149,7 @@ export class Transcript {
         const found = message.id === null ? undefined : byId.get(message.id);
         setTimeout(() => {
           if (!message.htmlLater) return; // shown otherwise meanwhile (a replay, a retry)
-          if (typeof found?.html === "string") message.fill(found.html, { text: found.text });
+          if (typeof found?.html === "string") message.fill(found.html, { text: found.text, original: found.original });
           else message.fillFailed();
         }, 0);
       }

@@ -40,7 +40,10 @@ def message_wire(message: Message, markdown: Markdown, *, html: bool = True) -> 
             wire["html"] = markdown.render(message.text, env) if message.text else ""
         else:
             del wire["text"]
+            wire.pop("original", None)  # comes with the text, later
             wire["html_later"] = True
+        if message.original is not None:
+            wire["edited"] = True
     return wire
 
 

@@ -76,8 +76,16 @@ def test_typing_at_the_start_while_it_streams_keeps_every_word_and_the_caret(
     assert text.count("word149") == 1
     # The paragraph nobody edited is the same node it was.
     assert untouched.evaluate("(p) => p === window.__untouched")
-    # What the server stored is the edited text.
+    # It says it was edited, and shows the model's own text on request (as text).
+    expect(message.locator('[data-part="edited"]')).to_be_visible()
+    page.get_by_role("button", name="Show the original of answer 1").click()
+    original = message.locator('[data-part="original"]')
+    expect(original).to_contain_text("Intro paragraph.")
+    assert TYPED.strip() not in original.inner_text()
+    # What the server stored is the edited text, and it is still marked.
     page.reload()
-    expect(page.locator(ASSISTANT).last.locator('[data-part="content"]')).to_contain_text(
-        "Intro" + TYPED.rstrip()
-    )
+    reloaded = page.locator(ASSISTANT).last
+    expect(reloaded.locator('[data-part="content"]')).to_contain_text("Intro" + TYPED.rstrip())
+    expect(reloaded.locator('[data-part="edited"]')).to_be_visible()
+    page.get_by_role("button", name="Show the original of answer 1").click()
+    expect(reloaded.locator('[data-part="original"]')).to_contain_text("Intro paragraph.\n\nSecond")
