@@ -71,6 +71,8 @@ export class Editor {
     this.refs = new Set();
     /** @type {HTMLElement | null} */
     this.noteEl = null;
+    /** a height update waits for the next frame */
+    this.growing = false;
     /** @type {Step[]} the user's own changes, newest last, for undo (and redo) */
     this.undos = [];
     /** @type {Step[]} */
@@ -143,10 +145,16 @@ export class Editor {
     this.content.hidden = false;
   }
 
-  /** The height of its text: it grows instead of scrolling inside the page's scroller. */
+  /** The height of its text: it grows instead of scrolling inside the page's scroller. Measuring
+   * forces a layout, so it is done once per frame, however many changes came in it. */
   grow() {
-    this.area.style.height = "auto";
-    this.area.style.height = `${this.area.scrollHeight + 2}px`;
+    if (this.growing) return;
+    this.growing = true;
+    requestAnimationFrame(() => {
+      this.growing = false;
+      this.area.style.height = "auto";
+      this.area.style.height = `${this.area.scrollHeight + 2}px`;
+    });
   }
 
   typed() {

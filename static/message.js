@@ -119,10 +119,7 @@ export class AssistantMessage {
     this.codeNumbers.clear();
     this.turn = null;
     this.lastSeq = -1;
-    this.text = "";
-    this.modelText = "";
-    this.original = null;
-    this.markEdited(false);
+    this.forgetText();
     this.tools.clear();
     this.toolsEl.replaceChildren();
     this.errorEl.hidden = true;
@@ -131,13 +128,8 @@ export class AssistantMessage {
     this.sentAt = performance.now();
     this.firstAt = null;
     this.lastAt = 0;
-    this.deltas = 0;
-    /** the text's version, as the server counts (one per text frame, per edit) */
-    this.version = 0;
-    this.chars = 0;
     this.maxLag = 0;
     this.tokens = undefined;
-    this.waiting = [];
     this.stale = false;
     this.stats = null;
     this.setState("streaming");
@@ -221,6 +213,18 @@ export class AssistantMessage {
     nodes.forEach((node, index) => this.prepare([node], Number(node.getAttribute("data-block") ?? index)));
     this.content.replaceChildren();
     chunked(this.content, Array.from(template.content.childNodes));
+  }
+
+  /** The text starts again from nothing (a retry, a replay): its figures and edited mark too. */
+  forgetText() {
+    this.text = "";
+    this.modelText = "";
+    this.original = null;
+    this.markEdited(false);
+    this.chars = 0;
+    this.deltas = 0;
+    this.version = 0;
+    this.waiting = [];
   }
 
   /** Say whether the text is the model's as it wrote it; the original can be shown.
@@ -309,15 +313,7 @@ export class AssistantMessage {
     this.patcher.reset();
     this.codeNumbers.clear();
     this.lastSeq = -1;
-    this.text = "";
-    this.modelText = "";
-    this.original = null;
-    this.markEdited(false);
-    this.chars = 0;
-    this.deltas = 0;
-    /** the text's version, as the server counts (one per text frame, per edit) */
-    this.version = 0;
-    this.waiting = [];
+    this.forgetText();
     this.tools.clear();
     this.toolsEl.replaceChildren();
   }
@@ -348,15 +344,7 @@ export class AssistantMessage {
     if (this.stale && seq === 0) {
       // The replay of a stored answer starts over: its text from scratch now; its DOM when the
       // replay's first operations go in, in the same frame, so nothing blinks empty.
-      this.text = "";
-      this.modelText = "";
-      this.original = null;
-      this.markEdited(false);
-      this.chars = 0;
-      this.deltas = 0;
-      /** the text's version, as the server counts (one per text frame, per edit) */
-      this.version = 0;
-      this.waiting = [];
+      this.forgetText();
     }
     if (this.stale && (frame.ops?.length || frame.type === "end")) {
       this.stale = false;

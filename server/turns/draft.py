@@ -30,7 +30,7 @@ class Draft:
         self._saved = 0
         self._taken = 0  # characters of the text the write in flight leaves the row with
         self._edited_at: int | None = None  # the lowest point an edit touched since the take
-        self._model: list[str] = []  # the model's text alone, once the answer is edited
+        self._model: list[str] = []  # the model's own text, in pieces (stored once edited)
         self._edited = False
         self._version = 0
         self._in_flight = False
@@ -60,9 +60,10 @@ class Draft:
 
     @property
     def text(self) -> str:
-        if len(self._pieces) > 1:
-            self._pieces = ["".join(self._pieces)]
-        return self._pieces[0] if self._pieces else ""
+        return _joined(self._pieces)
+
+    def _original(self) -> str:
+        return _joined(self._model)
 
     def _edit(self, event: TextEdited) -> None:
         text = self.text
@@ -138,7 +139,7 @@ class Draft:
             tool_calls=[dict(call) for call in calls] if calls is not None else None,
             usage=self._usage if self._changed else None,
             version=self._version,
-            original="".join(self._model) if self._edited else None,
+            original=self._original() if self._edited else None,
         )
         self._changed = False
         return progress, self._ending if self._ending_taken else None
@@ -167,6 +168,13 @@ class Draft:
     @property
     def _unstored_ending(self) -> bool:
         return self._ending is not None and not self.stored
+
+
+def _joined(pieces: list[str]) -> str:
+    """The pieces as one text, kept joined (so each is copied once, not at every write)."""
+    if len(pieces) > 1:
+        pieces[:] = ["".join(pieces)]
+    return pieces[0] if pieces else ""
 
 
 def _ending(event: Finished, usage: dict[str, Any] | None, model: str) -> Ending:

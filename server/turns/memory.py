@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from ..errors import ProtocolError, UnknownTurn
+from ..errors import UnknownTurn
 from .hub import UNWATCHED, Follower, Owner
 from .log import TurnEvent
 from .merge import Edit
@@ -135,10 +135,8 @@ class MemoryHub:
         *,
         user: str | None = None,
     ) -> None:
-        record = self._get(turn, user)
-        if record.finished:
-            raise ProtocolError("not_streaming", "This answer has ended; edit the stored message.", ref=ref)
-        record.owner.edit(base, edits, origin, ref)
+        # An ended turn's owner refuses it (not_streaming).
+        self._get(turn, user).owner.edit(base, edits, origin, ref)
 
     async def aclose(self) -> None:
         for timer in self._timers:

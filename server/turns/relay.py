@@ -164,7 +164,7 @@ class Relay:
         the end of the edited text. Raises ``ProtocolError`` (``stale_version``,
         ``bad_edit``, ``not_streaming``) with nothing changed."""
         if self.ended:
-            raise ProtocolError("not_streaming", "This answer has ended; edit the stored message.", ref=ref)
+            raise ProtocolError("not_streaming", "This answer has ended; edit the stored message.")
         changes = self.document.edit(base, edits, origin)
         events: list[TurnEvent] = [
             TextEdited(self._next(), c.version, tuple((e.start, e.end, e.text) for e in c.edits), origin, ref)

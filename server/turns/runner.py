@@ -73,11 +73,7 @@ class _Owner:
         self.task.cancel()
 
     def edit(self, base: int, edits: Sequence[Edit], origin: str, ref: str | None) -> None:
-        try:
-            step = self.relay.edit(base, edits, origin, ref, asyncio.get_running_loop().time())
-        except ProtocolError as error:
-            raise ProtocolError(error.code, error.message, ref=ref) from None
-        self._write(self, step)
+        self._write(self, self.relay.edit(base, edits, origin, ref, asyncio.get_running_loop().time()))
 
 
 class Turns:

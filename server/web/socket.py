@@ -32,7 +32,7 @@ from ..settings import Settings
 from ..turns.frames import encode
 from ..turns.history import Ask, History
 from ..turns.hub import Feed
-from ..turns.merge import MODEL, Edit
+from ..turns.merge import Edit
 from ..turns.rate import TokenBucket
 from ..turns.runner import USER_STOP, Turns
 from ..turns.stored import StoredHub
@@ -257,8 +257,6 @@ class Connection:
             self._services.watchers.watch(frame.conversation, self, self._watching)
             self._watching = frame.conversation
         elif isinstance(frame, EditText):
-            if frame.client == MODEL:
-                raise ProtocolError("bad_edit", "A page cannot edit as the model.", ref=frame.ref)
             edits = [Edit(start, end, text) for start, end, text in frame.edits]
             with self._known(frame.ref):
                 try:

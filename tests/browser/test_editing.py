@@ -12,8 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import ASSISTANT, DONE, ask
 from tests.support.server import Running
-from tests.support.upstream import DONE as SSE_DONE
-from tests.support.upstream import FakeUpstream, Paced, Scenario, Send, chunk, sse
+from tests.support.upstream import FakeUpstream, Scenario, paced_answer
 
 OPENING = "Intro paragraph.\n\n"
 WORDS = [f"word{i} " for i in range(150)]
@@ -21,10 +20,7 @@ TYPED = "Typed by the user while it streamed. "
 
 
 def answer() -> Scenario:
-    pieces = [OPENING, "Second paragraph stays as it was.\n\n", *WORDS]
-    tail = [Send(sse(chunk(finish_reason="stop"))), Send(SSE_DONE)]
-    events = [sse(chunk(p)) for p in pieces]
-    return Scenario(steps=[Send(sse(chunk("", role="assistant"))), Paced(events, 30.0), *tail])
+    return paced_answer([OPENING, "Second paragraph stays as it was.\n\n", *WORDS], 30.0)
 
 
 def test_typing_at_the_start_while_it_streams_keeps_every_word_and_the_caret(

@@ -25,7 +25,16 @@ import pytest
 from tests.support.client import Client, text_of
 from tests.support.postgres import PostgresServer
 from tests.support.server import owner_cookie, serve, serve_process
-from tests.support.upstream import DONE, FakeUpstream, Paced, Scenario, Send, chunk, sse, stream_text
+from tests.support.upstream import (
+    FakeUpstream,
+    Paced,
+    Scenario,
+    Send,
+    chunk,
+    paced_answer,
+    sse,
+    stream_text,
+)
 
 INTERVAL_S = 1.0  # INKSTREAM_SAVE_INTERVAL_MS's default
 
@@ -60,17 +69,6 @@ def database(request: pytest.FixtureRequest) -> Iterator[Database]:
         name = "t" + os.urandom(6).hex()
         server.create_database(name)
         yield Database("postgresql", data_dir, server.url(name), server)
-
-
-def paced_answer(pieces: list[str], per_second: float) -> Scenario:
-    return Scenario(
-        steps=[
-            Send(sse(chunk("", role="assistant"))),
-            Paced([sse(chunk(p)) for p in pieces], per_second),
-            Send(sse(chunk(finish_reason="stop"))),
-            Send(DONE),
-        ]
-    )
 
 
 def api(base: str, cookie: str, method: str, path: str, **kwargs: Any) -> httpx.Response:

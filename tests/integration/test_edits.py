@@ -10,20 +10,9 @@ import httpx
 
 from tests.support.client import Client, Frame
 from tests.support.server import serve
-from tests.support.upstream import DONE, FakeUpstream, Paced, Scenario, Send, chunk, sse
+from tests.support.upstream import FakeUpstream, paced_answer
 
 WORDS = [f"w{i} " for i in range(60)]
-
-
-def paced(pieces: list[str], per_second: float) -> Scenario:
-    return Scenario(
-        steps=[
-            Send(sse(chunk("", role="assistant"))),
-            Paced([sse(chunk(p)) for p in pieces], per_second),
-            Send(sse(chunk(finish_reason="stop"))),
-            Send(DONE),
-        ]
-    )
 
 
 class Mirror:
@@ -53,7 +42,7 @@ def until(client: Client, turn: str, mirror: Mirror, wanted: Any) -> Frame:
 
 
 def test_an_edit_while_streaming_is_merged_acknowledged_shared_and_stored(upstream: FakeUpstream) -> None:
-    upstream.add("m", paced(WORDS, 30))
+    upstream.add("m", paced_answer(WORDS, 30))
     with serve(openai_base_url=upstream.base_url) as running:
         cookie = running.cookie
         with Client(running.ws, cookie=cookie) as tab, Client(running.ws, cookie=cookie) as other:
@@ -93,7 +82,7 @@ def test_an_edit_while_streaming_is_merged_acknowledged_shared_and_stored(upstre
 
 
 def test_bad_edits_are_refused_with_typed_errors_and_change_nothing(upstream: FakeUpstream) -> None:
-    upstream.add("m", paced(WORDS, 30))
+    upstream.add("m", paced_answer(WORDS, 30))
     with serve(openai_base_url=upstream.base_url) as running:
         with Client(running.ws, cookie=running.cookie) as tab, Client(running.ws) as stranger:
             mirror = Mirror()

@@ -229,6 +229,18 @@ def stream_text(
     return [Send(e) for e in events]
 
 
+def paced_answer(pieces: list[str], per_second: float) -> Scenario:
+    """A well-behaved answer whose content pieces come ``per_second``, then stop and [DONE]."""
+    return Scenario(
+        steps=[
+            Send(sse(chunk("", role="assistant"))),
+            Paced([sse(chunk(p)) for p in pieces], per_second),
+            Send(sse(chunk(finish_reason="stop"))),
+            Send(DONE),
+        ]
+    )
+
+
 def split_bytes(data: bytes, at: list[int]) -> list[Step]:
     """One payload as writes cut at exact byte offsets: inside a UTF-8 char, between CR and LF."""
     bounds = [0, *at, len(data)]
