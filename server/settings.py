@@ -29,6 +29,8 @@ Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=1)]
 Level = Literal["critical", "error", "warning", "info", "debug", "trace"]
+# How an upstream is asked to continue an answer (turns/continuation.py says what each sends).
+ContinueMode = Literal["assistant", "continue_final_message", "user"]
 
 
 def _named(variable: str) -> Any:
@@ -60,6 +62,10 @@ class Settings(BaseSettings):
     idle_timeout: Positive = 60.0  # no bytes from the upstream for this long ends the turn
     max_upstream_connections: Count = 2000
     models_cache_seconds: Seconds = 60.0
+    # Continue: how the upstream is asked to go on from an answer's text, and per model
+    # (INKSTREAM_CONTINUE_MODELS="gpt-4o=user,qwen3=continue_final_message").
+    continue_mode: ContinueMode = Field("assistant", validation_alias=_named(PREFIX + "CONTINUE"))
+    continue_models: Annotated[tuple[tuple[str, ContinueMode], ...], NoDecode] = ()
 
     # Turns.
     # An unwatched turn is cancelled after this; 0: never (a disconnect is never a stop: the
@@ -214,6 +220,32 @@ class Settings(BaseSettings):
                 raise ValueError(f"takes comma-separated origins like https://app.example.com, got {item!r}")
             result.append(f"{parts.scheme}://{parts.netloc}".lower())
         return tuple(result)
+
+    @field_validator("continue_models", mode="before")
+    @classmethod
+    def _continue_models(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            model, equals, mode = item.partition("=")
+            if (
+                not equals
+                or not model.strip()
+                or mode.strip() not in ("assistant", "continue_final_message", "user")
+            ):
+                raise ValueError(
+                    "takes comma-separated model=mode pairs, the mode one of assistant, "
+                    f"continue_final_message, user; got {item.strip()!r}"
+                )
+            pairs.append((model.strip(), mode.strip()))
+        return tuple(pairs)
+
+    def continue_mode_for(self, model: str) -> ContinueMode:
+        """How ``model`` is asked to continue an answer."""
+        return next((mode for name, mode in self.continue_models if name == model), self.continue_mode)
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

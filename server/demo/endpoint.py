@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from ..errors import ConfigError
 from .pace import UNPACED_TOKENS_PER_SECOND, Pace
+from .resume import rest_chunks
 from .scripts import Answers, Kind, Script, choose
 from .tokens import tokenize
 from .wire import (
@@ -138,6 +139,8 @@ class _DemoModel:
             return JSONResponse(failure.to_wire(), status_code=failure.status, headers=headers)
 
         chunks = self._chunks_of(script)
+        if parsed.continues is not None and script.text:
+            chunks = rest_chunks(chunks, parsed.continues)
         truncated = parsed.max_tokens is not None and len(chunks) > parsed.max_tokens
         if truncated:
             chunks = chunks[: parsed.max_tokens]

@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .resume import given_text
 from .tokens import tokenize
 
 DONE: Final = b"data: [DONE]\n\n"
@@ -29,6 +30,7 @@ _TOKENS_PER_REPLY = 3
 class ChatRequest:
     model: str
     prompt: str  # the text of the last user message; "" if there is none
+    continues: str | None = None  # the answer's text it asks to continue (resume.py)
     prompt_tokens: int
     stream: bool
     include_usage: bool
@@ -137,11 +139,15 @@ def parse_request(body: bytes, *, models: Collection[str]) -> ChatRequest | Reje
             code="model_not_found",
         )
 
-    prompt = next((text for role, text in reversed(texts) if role == "user"), "")
+    continues = given_text(texts)
+    # Asked to continue, the question is the user's message before the answer it continues.
+    asked = texts[: len(texts) - 2] if continues is not None and texts[-1][0] == "user" else texts
+    prompt = next((text for role, text in reversed(asked) if role == "user"), "")
     prompt_tokens = _TOKENS_PER_REPLY + sum(_TOKENS_PER_MESSAGE + len(tokenize(text)) for _, text in texts)
     return ChatRequest(
         model=model,
         prompt=prompt,
+        continues=continues,
         prompt_tokens=prompt_tokens,
         stream=bool(stream),
         include_usage=include_usage,

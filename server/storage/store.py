@@ -10,6 +10,7 @@ when it ends (``finish``); each write is one short transaction. Database failure
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 import secrets
@@ -198,6 +199,39 @@ class Store:
         history = tuple(_branch(list(by_id.values()), user.id))
         return Begun(found, user, answer, history)
 
+    async def resume(self, owner: str, *, conversation: str, message: str, turn: str) -> Begun:
+        """Record that the answer ``message`` streams again, continued by ``turn`` from its
+        text as it stands: it must be the assistant's, ended, and the leaf of the branch on
+        screen (an answer something follows is continued by a new branch instead). Raises
+        ``NotFound`` and ``Busy``."""
+        now = self._now()
+        async with self._transaction() as db:
+            found = await self._conversation(db, owner, conversation)
+            rows = await self._messages(db, found.id)
+            if any(row.streaming for row in rows):
+                raise Busy()
+            by_id = {row.id: row for row in rows}
+            old = by_id.get(message)
+            if old is None or old.role != "assistant" or old.parent is None:
+                raise NotFound("message")
+            if found.head != old.id:
+                raise NotFound("last answer")
+            result = await db.execute(
+                update(messages)
+                .where(messages.c.id == old.id, messages.c.state != STREAMING)
+                .values(state=STREAMING, turn=turn, error=None, finish_reason=None, updated_ms=now)
+            )
+            if result.rowcount != 1:
+                raise Busy()
+            await db.execute(
+                update(conversations).where(conversations.c.id == found.id).values(updated_ms=now)
+            )
+        answer = dataclasses.replace(
+            old, state=STREAMING, turn=turn, error=None, finish_reason=None, updated_ms=now
+        )
+        user = by_id[old.parent]
+        return Begun(found, user, answer, tuple(_branch(rows, user.id)))
+
     async def message_of_turn(self, owner: str, turn: str) -> Message:
         """The answer a turn wrote (or is writing)."""
         query = (
@@ -210,6 +244,36 @@ class Store:
         if row is None:
             raise NotFound("turn")
         return Message(**row)
+
+    async def message(self, owner: str, message: str) -> Message:
+        """One of the owner's messages."""
+        query = (
+            select(messages)
+            .join(conversations, conversations.c.id == messages.c.conversation)
+            .where(messages.c.id == message, conversations.c.owner == owner)
+        )
+        async with self._transaction() as db:
+            row = (await db.execute(query)).mappings().first()
+        if row is None:
+            raise NotFound("message")
+        return Message(**row)
+
+    async def revise(self, message: Message, text: str, version: int) -> bool:
+        """Replace the text of an answer no turn streams (a page edited it): from ``message``
+        as it was read, to ``text`` at ``version``; the model's own text is kept as its
+        original. False, with nothing written, when the row changed since it was read."""
+        original = message.original if message.original is not None else message.text
+        async with self._transaction() as db:
+            result = await db.execute(
+                update(messages)
+                .where(
+                    messages.c.id == message.id,
+                    messages.c.version == message.version,
+                    messages.c.state != STREAMING,
+                )
+                .values(text=text, version=version, original=original, updated_ms=self._now())
+            )
+        return bool(result.rowcount)
 
     async def save(self, turn: str, progress: Progress, ending: Ending | None = None) -> bool:
         """Write the new text of the answer ``turn`` streams (and, with ``ending``, its end).

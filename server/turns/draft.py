@@ -16,7 +16,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..storage.records import Ending, Progress
-from .log import Finished, Started, TextAppended, TextEdited, ToolCallFragment, TurnEvent, UsageReported
+from .log import (
+    Finished,
+    Resumed,
+    Started,
+    TextAppended,
+    TextEdited,
+    ToolCallFragment,
+    TurnEvent,
+    UsageReported,
+)
 
 
 class Draft:
@@ -77,6 +86,14 @@ class Draft:
         self._edited_at = low if self._edited_at is None else min(self._edited_at, low)
         self._edited = True
 
+    def _resume(self, resumed: Resumed) -> None:
+        """A Continue: the row holds the text already; the model's words go after it."""
+        self._pieces = [resumed.text] if resumed.text else []
+        self._length = self._saved = len(resumed.text)
+        self._version = resumed.version
+        self._model = [resumed.original if resumed.original is not None else resumed.text]
+        self._edited = resumed.original is not None
+
     def feed(self, events: Iterable[TurnEvent], now: float) -> None:
         for event in events:
             self._seq = event.seq
@@ -105,6 +122,8 @@ class Draft:
                 self._pending(now)
             elif isinstance(event, Started):
                 self._model_name = event.model
+                if event.resumed is not None:
+                    self._resume(event.resumed)
             elif isinstance(event, Finished):
                 self._ending = _ending(event, self._usage, self._model_name)
                 self._pending(now)

@@ -16,6 +16,12 @@ class _UserMessage(TypedDict):
     text: str
 
 
+class _Resumed(TypedDict):
+    text: str
+    v: int
+    original: str | None
+
+
 class StartFrame(TypedDict):
     type: Literal["start"]
     turn: str
@@ -27,6 +33,9 @@ class StartFrame(TypedDict):
     message: NotRequired[str]
     user: NotRequired[_UserMessage]
     regenerate: NotRequired[str | None]
+    resumed: NotRequired[_Resumed]
+    ops: NotRequired[list[Op]]
+    shown: NotRequired[int]
 
 
 class ToolFragment(TypedDict):

@@ -11,12 +11,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..errors import Busy
+from ..errors import Busy, NotFound
 from ..storage.records import Begun
 from ..storage.records import Message as Stored
 from ..storage.store import Store
 from ..upstream.messages import Message
-from .log import Place
+from .log import Place, Resumed
 from .runner import TurnRequest, Turns
 
 
@@ -32,6 +32,7 @@ class Ask:
     regenerate: str | None
     model: str | None
     max_tokens: int | None
+    resume: str | None = None  # an answer to continue from its text as it stands
 
 
 def upstream_messages(history: tuple[Stored, ...]) -> tuple[Message, ...]:
@@ -91,6 +92,10 @@ class History:
                 raise
             await self._settle(SETTLE_WAIT)
             begun = await self._begin(ask, turn)
+        answer = begun.answer
+        resumed = None
+        if ask.resume is not None:
+            resumed = Resumed(answer.text, answer.version, answer.original)
         place = Place(
             conversation=begun.conversation.id,
             title=begun.conversation.title,
@@ -106,6 +111,7 @@ class History:
             max_tokens=ask.max_tokens,
             place=place,
             user=ask.user,
+            resumed=resumed,
         )
         try:
             self._turns.start(request, turn)
@@ -118,6 +124,12 @@ class History:
         return turn, begun
 
     async def _begin(self, ask: Ask, turn: str) -> Begun:
+        if ask.resume is not None:
+            if ask.conversation is None:
+                raise NotFound("message")
+            return await self._store.resume(
+                ask.user, conversation=ask.conversation, message=ask.resume, turn=turn
+            )
         return await self._store.begin(
             ask.user,
             conversation=ask.conversation,

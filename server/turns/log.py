@@ -60,12 +60,23 @@ class Place:
 
 
 @dataclass(frozen=True, slots=True)
+class Resumed:
+    """What a turn that continues an answer starts from: the answer's text as it stands (the
+    pages' edits in it), its version, and the model's own text when it was edited."""
+
+    text: str
+    version: int
+    original: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Started:
     seq: int
     turn: str
     model: str  # asked for or configured; "" when the upstream's default is looked up later
     ref: str | None
     place: Place | None = None
+    resumed: Resumed | None = None  # a Continue: the text it goes on from
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,7 @@ class Projection:
         deltas = 0
         for event in events:
             if isinstance(event, Started):
-                frames.append(self._start(event))
+                frames += self._start(event)
             elif isinstance(event, TextAppended):
                 self.renderer.feed(event.text)
                 self._unrendered = True
@@ -132,7 +132,7 @@ class Projection:
 
     # ------------------------------------------------------------------ frames
 
-    def _start(self, event: Started) -> StartFrame:
+    def _start(self, event: Started) -> list[Frame]:
         frame: StartFrame = {
             "type": "start",
             "turn": self.turn,
@@ -147,7 +147,19 @@ class Projection:
             frame["message"] = place.message
             frame["user"] = {"id": place.user_id, "text": place.user_text}
             frame["regenerate"] = place.regenerate
-        return frame
+        resumed = event.resumed
+        if resumed is None:
+            return [frame]
+        # A Continue: the page shows the text it goes on from, rendered as the stream will go
+        # on rendering it (a replay rebuilds the answer from this frame).
+        self.renderer.feed(resumed.text)
+        self._chars = self._shown = len(resumed.text)
+        self._version = resumed.version
+        first, *rest = _portions(self.renderer.update())
+        frame["resumed"] = {"text": resumed.text, "v": resumed.version, "original": resumed.original}
+        frame["ops"] = first
+        frame["shown"] = self._shown
+        return [frame, *(self._frame_delta("", 0, portion) for portion in rest)]
 
     def _delta(
         self, text: str, deltas: int, tools: list[ToolFragment], *, render: bool, now: float

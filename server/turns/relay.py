@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from ..errors import ProtocolError, TurnError
 from ..text import Characters, clean_text
 from ..upstream.events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage
+from .continuation import Mode, Seam
 from .frames import Frame
 from .log import (
     Failure,
     Finished,
     Place,
+    Resumed,
     Started,
     TextAppended,
     TextEdited,
@@ -62,6 +64,8 @@ class Relay:
         model: str,
         ref: str | None,
         place: Place | None = None,
+        resumed: Resumed | None = None,
+        seam: Mode = "assistant",
         max_fps: float,
         burst: int,
         now: float,
@@ -88,11 +92,14 @@ class Relay:
         self._last_frame = -1e18
         # The answer's canonical text: what the log has published of the model's text, with
         # the pages' edits merged in (merge.py).
-        self.document = Document()
+        self._resumed = resumed
+        self.document = Document() if resumed is None else Document(resumed.text, resumed.version)
+        # A continuation is joined to the text it continues cleanly (continuation.py).
+        self._seam = None if resumed is None else Seam(resumed.text, seam)
         self.ended = False
 
     def start(self) -> Step:
-        started = Started(self._next(), self.turn, self._model, self._ref, self._place)
+        started = Started(self._next(), self.turn, self._model, self._ref, self._place, self._resumed)
         return self._step([started], self._started)
 
     def feed(self, event: UpstreamEvent, now: float) -> None:
@@ -102,6 +109,8 @@ class Relay:
             if self._first_content is None:
                 self._first_content = now
             text = self._characters.feed(event.text)
+            if self._seam is not None and text:
+                text = self._seam.feed(text)
             if not text:
                 return
             self._text.append(text)
@@ -180,6 +189,8 @@ class Relay:
         if self.ended:
             return Step()
         leftover = self._characters.flush()  # half an emoji that never completed
+        if self._seam is not None:
+            leftover = self._seam.feed(leftover) + self._seam.flush()
         if leftover:
             self._text.append(leftover)
             self._chars += len(leftover)

@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
 from ..markdown.engine import Markdown
@@ -24,10 +25,11 @@ from ..upstream.catalog import Catalog
 from ..upstream.client import Upstream
 from ..upstream.events import Done, UpstreamEvent
 from ..upstream.messages import Message
+from .continuation import Mode, request_of
 from .frames import encode
 from .hub import Hub
 from .load import PROBE_INTERVAL, Load
-from .log import Place
+from .log import Place, Resumed
 from .merge import Edit
 from .projection import Projection
 from .relay import Relay, Step
@@ -49,6 +51,9 @@ class TurnRequest:
     max_tokens: int | None
     place: Place | None = None  # where it is stored (None: not stored, e.g. a bare relay)
     user: str = ""  # whose conversation: only they may follow or stop it
+    # A Continue: the answer's text it goes on from (``messages`` end with the user's message
+    # it answers; how the text is sent depends on the model, continuation.py).
+    resumed: Resumed | None = None
 
 
 class _Owner:
@@ -100,6 +105,11 @@ class Turns:
     def new_id() -> str:
         return "t_" + secrets.token_urlsafe(12)
 
+    def continue_mode(self, request: TurnRequest) -> Mode:
+        """How the upstream is asked to continue: configured by the model's name as asked (the
+        page's choice, else INKSTREAM_MODEL)."""
+        return self._settings.continue_mode_for(request.model or self._settings.model or "")
+
     def start(self, request: TurnRequest, turn: str | None = None) -> str:
         """Start a turn (with the id given, e.g. the one its stored answer names); its id. Its
         ``start`` frame is in the hub before this returns."""
@@ -114,6 +124,8 @@ class Turns:
             model=request.model or settings.model or "",
             ref=request.ref,
             place=request.place,
+            resumed=request.resumed,
+            seam=self.continue_mode(request),
             max_fps=settings.max_fps,
             burst=settings.burst_frames,
             now=loop.time(),
@@ -232,8 +244,15 @@ class Turns:
         stopped = False
         try:
             model = request.model or await self._catalog.default_model()
+            messages, extra = request.messages, dict[str, Any]()
+            if request.resumed is not None:
+                messages, extra = request_of(messages, request.resumed.text, self.continue_mode(request))
             await self._upstream.chat(
-                model=model, messages=request.messages, max_tokens=request.max_tokens, on_events=on_events
+                model=model,
+                messages=messages,
+                max_tokens=request.max_tokens,
+                extra=extra,
+                on_events=on_events,
             )
         except TurnError as failure:
             error = failure

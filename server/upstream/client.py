@@ -11,7 +11,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -91,12 +91,15 @@ class Upstream:
         model: str,
         messages: tuple[Message, ...],
         max_tokens: int | None = None,
+        extra: Mapping[str, Any] | None = None,
         on_events: Callable[[list[UpstreamEvent]], bool],
     ) -> None:
         """Stream one chat completion. ``on_events`` gets the events of each network read as
         it arrives and returns True to stop reading (``[DONE]``: some servers keep the
-        connection open after it). Returns when the stream has ended; cancel to hang up."""
+        connection open after it). ``extra``: more fields of the request body (a continuation's
+        flags, turns/continuation.py). Returns when the stream has ended; cancel to hang up."""
         body: dict[str, Any] = {
+            **(extra or {}),
             "model": model,
             "messages": [m.to_wire() for m in messages],
             "stream": True,

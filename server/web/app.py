@@ -22,6 +22,7 @@ from ..storage.engine import describe
 from ..storage.store import Store
 from ..turns.history import History
 from ..turns.memory import MemoryHub
+from ..turns.revisions import Revisions
 from ..turns.runner import Turns
 from ..turns.stored import StoredHub
 from ..upstream.catalog import Catalog
@@ -65,7 +66,8 @@ def create_app(settings: Settings) -> Starlette:
         app.state.markdown = markdown
         app.state.identity = identity
         history = History(store, turns, settle=hub.settle)
-        app.state.services = Services(settings, turns, hub, history, Watchers(), markdown)
+        revisions = Revisions(store, running=turns.running, settle=hub.settle)
+        app.state.services = Services(settings, turns, hub, history, Watchers(), markdown, revisions)
         app.state.highlight_css = highlight_css()
         log.info("storage: %s", describe(settings.storage_url))
         try:

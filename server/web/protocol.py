@@ -61,22 +61,26 @@ UserText = Annotated[
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Start:
     """Begin a turn in a stored conversation (none: a new one) with the user's new message,
-    or another answer to the message an earlier answer (``regenerate``) answered."""
+    another answer to the message an earlier answer (``regenerate``) answered, or the rest of
+    an answer (``continues``) from its text as it stands."""
 
     ref: str | None = None
     conversation: StoredId | None = None
     text: UserText | None = None
     regenerate: StoredId | None = None
+    continues: StoredId | None = None  # an answer to continue from its text as it stands
     model: Model | None = None
     max_tokens: Annotated[StrictInt, Field(gt=0, le=MAX_TOKENS)] | None = None
     type: Literal["start"] = "start"
 
     @model_validator(mode="after")
     def _one_of_text_or_regenerate(self) -> Start:
-        if (self.text is None) == (self.regenerate is None):
-            raise ValueError("A start needs either 'text' (a new message) or 'regenerate' (an answer's id)")
-        if self.regenerate is not None and self.conversation is None:
-            raise ValueError("'regenerate' needs the 'conversation' the answer is in")
+        if [self.text, self.regenerate, self.continues].count(None) != 2:
+            raise ValueError(
+                "A start needs one of 'text' (a new message), 'regenerate' or 'continues' (an answer's id)"
+            )
+        if (self.regenerate or self.continues) is not None and self.conversation is None:
+            raise ValueError("'regenerate' and 'continues' need the 'conversation' the answer is in")
         return self
 
 
@@ -116,16 +120,26 @@ Replacement = tuple[
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EditText:
-    """Replace ranges of a streaming answer's text, made in order on version ``base``; the
-    server merges them with what came since (turns/merge.py). ``client`` names the page (its
-    edits come back with it as their acknowledgement)."""
+    """Replace ranges of an answer's text, made in order on version ``base``: of a streaming
+    answer through its ``turn``, of one no turn streams by its stored ``message``. The server
+    merges them with what came since (turns/merge.py). ``client`` names the page (its edits
+    come back with it as their acknowledgement)."""
 
-    turn: TurnId
     base: Annotated[StrictInt, Field(ge=0)]
     edits: Annotated[list[Replacement], Field(min_length=1, max_length=MAX_EDITS)]
     client: Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID)]
+    turn: TurnId | None = None
+    message: StoredId | None = None
     ref: str | None = None
     type: Literal["edit"] = "edit"
+
+    @model_validator(mode="after")
+    def _one_of_turn_or_message(self) -> EditText:
+        if (self.turn is None) == (self.message is None):
+            raise ValueError(
+                "An edit names either the 'turn' that streams the answer or its stored 'message'"
+            )
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +228,23 @@ def turn_frame(conversation: str, turn: str) -> dict[str, Any]:
 def message_frame(turn: str, conversation: str, message: dict[str, Any]) -> dict[str, Any]:
     """A turn's answer as stored, for a turn the server no longer holds in memory."""
     return {"type": "message", "turn": turn, "conversation": conversation, "message": message}
+
+
+def revised_frame(
+    conversation: str,
+    message: str,
+    version: int,
+    edits: list[list[Any]],
+    origin: str,
+    ref: str | None,
+    html: str,
+) -> dict[str, Any]:
+    """An edit of an answer no turn streams, merged and stored: the replacements made (in
+    order, on the text as it stood), its version now, whose edit it was, and its HTML."""
+    return {
+        "type": "edit", "conversation": conversation, "message": message, "v": version,
+        "edits": edits, "origin": origin, "ref": ref, "html": html,
+    }  # fmt: skip
 
 
 def storage_frame(turn: str, ok: bool, message: str) -> dict[str, Any]:

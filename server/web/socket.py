@@ -34,6 +34,7 @@ from ..turns.history import Ask, History
 from ..turns.hub import Feed
 from ..turns.merge import Edit
 from ..turns.rate import TokenBucket
+from ..turns.revisions import Revisions
 from ..turns.runner import USER_STOP, Turns
 from ..turns.stored import StoredHub
 from .protocol import (
@@ -49,6 +50,7 @@ from .protocol import (
     message_frame,
     parse_client_frame,
     pong_frame,
+    revised_frame,
     storage_frame,
 )
 from .transcript import message_wire
@@ -81,6 +83,8 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: t
 
 
 NOT_FOUND = "No such conversation (it was deleted, or it is not yours)."
+NO_MESSAGE = "No such message (it was deleted, or it is not yours)."
+NOT_LAST = "Only the last answer on screen can be continued: another message follows this one."
 BUSY = "An answer is still streaming in this conversation: stop it, or wait for it to end."
 UNSAVED = "The database is unavailable, so this message could not be recorded; try again in a moment."
 GONE = "This answer is no longer on the server (it restarted, or the answer expired)."
@@ -96,6 +100,7 @@ class Services:
     history: History
     watchers: Watchers
     markdown: Markdown
+    revisions: Revisions
 
 
 class Connection:
@@ -257,16 +262,33 @@ class Connection:
             self._services.watchers.watch(frame.conversation, self, self._watching)
             self._watching = frame.conversation
         elif isinstance(frame, EditText):
-            edits = [Edit(start, end, text) for start, end, text in frame.edits]
-            with self._known(frame.ref):
-                try:
-                    await self._hub.edit(
-                        frame.turn, frame.base, edits, frame.client, frame.ref, user=self._user
-                    )
-                except ProtocolError as error:
-                    raise ProtocolError(error.code, error.message, ref=frame.ref) from None
+            try:
+                await self._edit(frame)
+            except ProtocolError as error:
+                raise ProtocolError(error.code, error.message, ref=frame.ref) from None
         elif isinstance(frame, Ping):
             await self._send_now(pong_frame(frame.ref))
+
+    async def _edit(self, frame: EditText) -> None:
+        edits = [Edit(start, end, text) for start, end, text in frame.edits]
+        if frame.turn is not None:
+            with self._known(frame.ref):
+                await self._hub.edit(frame.turn, frame.base, edits, frame.client, frame.ref, user=self._user)
+            return
+        assert frame.message is not None
+        with self._stored(frame.ref):
+            revised = await self._services.revisions.edit(
+                self._user, frame.message, frame.base, edits, frame.client
+            )
+        stored = revised.message
+        replaced = [[e.start, e.end, e.text] for change in revised.changes for e in change.edits]
+        html = self._services.markdown.render(stored.text, {"docId": stored.turn or stored.id})
+        update = revised_frame(
+            stored.conversation, stored.id, stored.version, replaced, frame.client, frame.ref, html
+        )
+        if self._watching != stored.conversation:
+            await self._send_now(update)  # the acknowledgement (the watchers get theirs below)
+        self._services.watchers.tell(stored.conversation, update)
 
     async def _start(self, frame: Start) -> None:
         self._started = [t for t in self._started if self._turns.running(t)]
@@ -285,6 +307,7 @@ class Connection:
             regenerate=frame.regenerate,
             model=frame.model,
             max_tokens=frame.max_tokens,
+            resume=frame.continues,
         )
         with self._stored(frame.ref):
             turn, begun = await self._services.history.start(ask)
@@ -320,7 +343,11 @@ class Connection:
     def _stored(ref: str | None) -> Iterator[None]:
         try:
             yield
-        except NotFound:
+        except NotFound as missing:
+            if missing.what == "message":
+                raise ProtocolError("message_not_found", NO_MESSAGE, ref=ref) from None
+            if missing.what == "last answer":
+                raise ProtocolError("not_last", NOT_LAST, ref=ref) from None
             raise ProtocolError("not_found", NOT_FOUND, ref=ref) from None
         except Busy:
             raise ProtocolError("conversation_busy", BUSY, ref=ref) from None

@@ -31,6 +31,11 @@ class Watchers:
             if not watching:
                 del self._by_conversation[conversation]
 
+    def tell(self, conversation: str, frame: dict[str, Any]) -> None:
+        """Send every socket watching ``conversation`` the same frame."""
+        for watcher in list(self._by_conversation.get(conversation, ())):
+            watcher.post(frame)
+
     def started(self, conversation: str, turn: str, source: Watcher) -> None:
         for watcher in list(self._by_conversation.get(conversation, ())):
             if watcher is not source:
