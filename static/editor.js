@@ -8,7 +8,14 @@
  * The model's new text goes at the end of the textarea with `setRangeText(…, "preserve")`,
  * which leaves the caret, the selection and the user's own undo history alone; the merge rule
  * puts the model's text after the user's wherever they meet, so the end is its place here too.
+ *
+ * Once no turn streams the answer, the edits go to its stored message instead, each batch one
+ * write: at most one a second while the user types, at once on Done, on leaving the textarea
+ * and when the page is hidden.
  */
+
+/** The least time between two batches of edits of an answer no turn streams (ms). */
+const STORED_EVERY_MS = 1000;
 
 /** @typedef {import("./socket.js").Frame} Frame */
 /** @typedef {[number, number, string]} Replacement */
@@ -49,8 +56,9 @@ export class Editor {
   /**
    * @param {HTMLElement} content the rendered answer, hidden while the editor shows
    * @param {{send: (frame: object) => boolean | void, client: string, newRef: () => string,
-   *   label: string, turn: () => string | null, version: () => number, text: () => string,
-   *   closed: () => void}} env
+   *   label: string, target: () => {turn: string} | {message: string} | null, version: () => number,
+   *   text: () => string, closed: () => void}} env
+   *   target: where the edits go (the streaming turn, else the stored message; null: nowhere yet)
    */
   constructor(content, env) {
     this.content = content;
@@ -69,6 +77,16 @@ export class Editor {
     this.inflight = 0;
     /** @type {Set<string>} refs of the batches sent (an error names one) */
     this.refs = new Set();
+    /** @type {Replacement[]} the batch in flight (sent again if its turn ended first) */
+    this.sent = [];
+    /** when the last batch went (performance.now()) */
+    this.sentAt = -Infinity;
+    /** the timeout holding back the next batch to a stored message (0: none) */
+    this.timer = 0;
+    this.onHidden = () => {
+      if (content.ownerDocument.visibilityState === "hidden") this.flush(true);
+    };
+    content.ownerDocument.addEventListener("visibilitychange", this.onHidden);
     /** @type {HTMLElement | null} */
     this.noteEl = null;
     /** a height update waits for the next frame */
@@ -87,7 +105,7 @@ export class Editor {
         this.history(event.inputType === "historyUndo");
       }
     });
-    this.area.addEventListener("blur", () => this.flush());
+    this.area.addEventListener("blur", () => this.flush(true));
     this.area.addEventListener("keydown", (event) => {
       const key = event.key.toLowerCase();
       if ((event.ctrlKey || event.metaKey) && (key === "z" || key === "y")) {
@@ -106,11 +124,9 @@ export class Editor {
     this.grow();
   }
 
-  /** The answer ended: what is pending goes, and the editor shows the text as it stands. */
+  /** The answer's turn ended: what is typed from now on goes to the stored message. */
   ended() {
     this.flush();
-    this.area.readOnly = true;
-    this.note("The answer has ended; the text above is as it was saved.");
   }
 
   /** An error frame: true if it refused one of this editor's batches (the text stays here).
@@ -118,6 +134,13 @@ export class Editor {
   refused(frame) {
     if (!frame.ref || !this.refs.delete(frame.ref)) return false;
     this.inflight = 0;
+    if (frame.code === "not_streaming") {
+      // The turn ended before the batch reached it: it goes to the stored message.
+      this.pending = [...this.sent, ...this.pending];
+      this.sent = [];
+      this.flush();
+      return true;
+    }
     this.note(`An edit could not be saved: ${frame.message ?? frame.code}`);
     return true;
   }
@@ -139,7 +162,8 @@ export class Editor {
 
   /** Back to the rendered view (what is typed goes first). */
   close() {
-    this.flush();
+    this.flush(true);
+    this.content.ownerDocument.removeEventListener("visibilitychange", this.onHidden);
     this.area.remove();
     this.noteEl?.remove();
     this.content.hidden = false;
@@ -196,16 +220,32 @@ export class Editor {
     this.flush();
   }
 
-  /** Send what is pending, unless a batch is in flight (it goes when that one is acknowledged). */
-  flush() {
-    const turn = this.env.turn();
-    if (this.inflight || !this.pending.length || !turn) return;
+  /**
+   * Send what is pending, unless a batch is in flight (it goes when that one is acknowledged);
+   * to a stored message, at most one batch a second unless `now`.
+   * @param {boolean} [now]
+   */
+  flush(now = false) {
+    const target = this.env.target();
+    if (this.inflight || !this.pending.length || !target) return;
+    if ("message" in target) {
+      const wait = this.sentAt + STORED_EVERY_MS - performance.now();
+      if (!now && wait > 0) {
+        if (!this.timer) this.timer = setTimeout(() => ((this.timer = 0), this.flush(true)), wait);
+        return;
+      }
+    }
+    clearTimeout(this.timer);
+    this.timer = 0;
     const edits = this.pending;
     this.pending = [];
-    this.inflight = edits.length;
+    this.sent = edits;
+    this.sentAt = performance.now();
+    // A turn acknowledges each edit with a frame of its own, a stored message the batch with one.
+    this.inflight = "turn" in target ? edits.length : 1;
     const ref = this.env.newRef();
     this.refs.add(ref);
-    this.env.send({ type: "edit", turn, base: this.env.version(), edits, client: this.env.client, ref });
+    this.env.send({ type: "edit", ...target, base: this.env.version(), edits, client: this.env.client, ref });
   }
 
   /** A frame of the answer, as the message took it. @param {Frame} frame */
@@ -218,6 +258,7 @@ export class Editor {
     } else if (frame.type === "edit") {
       if (frame.origin === this.env.client) {
         this.inflight = Math.max(0, this.inflight - 1);
+        if (frame.ref) this.refs.delete(frame.ref);
         if (!this.inflight) this.flush();
         return;
       }

@@ -61,6 +61,12 @@ export class AssistantMessage {
     this.retryButton.setAttribute("aria-label", `Retry answer ${number}`);
     this.editButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="edit"]'));
     this.editButton.setAttribute("aria-label", `Edit answer ${number}`);
+    this.continueButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="continue"]'));
+    this.continueButton.setAttribute("aria-label", `Continue answer ${number}`);
+    /** @type {string | null} why the model stopped ("length": the token limit) */
+    this.finishReason = null;
+    /** whether its text is no longer the model's own */
+    this.edited = false;
     this.editedEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="edited"]'));
     this.originalEl = /** @type {HTMLElement} */ (article.querySelector('[data-part="original"]'));
     this.originalButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="original"]'));
@@ -109,6 +115,33 @@ export class AssistantMessage {
     /** @type {Array<[number, number]>} [characters received so far, when] not yet shown */
     this.waiting = [];
     this.reset();
+  }
+
+  /**
+   * Go on from the text as it stands (Continue): streaming again, the content shown until the
+   * turn's `start` brings it rendered as the stream goes on from it.
+   */
+  resume() {
+    this.generation += 1;
+    this.htmlLater = false;
+    this.patcher.reset({ keep: true });
+    this.codeNumbers.clear();
+    this.turn = null;
+    this.lastSeq = -1;
+    this.stale = true;
+    this.errorEl.hidden = true;
+    this.errorEl.textContent = "";
+    this.retryButton.hidden = true;
+    this.sentAt = performance.now();
+    this.firstAt = null;
+    this.lastAt = 0;
+    this.maxLag = 0;
+    this.deltas = 0;
+    this.waiting = [];
+    this.tokens = undefined;
+    this.stats = null;
+    this.setState("streaming");
+    this.renderMetrics();
   }
 
   /** Start over for a (re)sent turn. */
@@ -230,6 +263,7 @@ export class AssistantMessage {
   /** Say whether the text is the model's as it wrote it; the original can be shown.
    * @param {boolean} edited */
   markEdited(edited) {
+    this.edited = edited;
     this.editedEl.hidden = !edited;
     this.originalButton.hidden = !edited;
     if (!edited) {
@@ -324,8 +358,8 @@ export class AssistantMessage {
     this.article.dataset.state = state;
     this.showBusy();
     this.typingEl.hidden = state !== "streaming";
-    // Edits are merged by the turn while it streams (docs/protocol.md, `edit`).
-    this.editButton.hidden = state !== "streaming" && !this.editor;
+    // Edits are merged by the turn while it streams, by the stored message after (docs/protocol.md, `edit`).
+    this.editButton.hidden = state !== "streaming" && !this.editor && !this.id;
     if (state !== "streaming") this.editor?.ended();
   }
 
@@ -352,7 +386,15 @@ export class AssistantMessage {
     }
     if (frame.type === "start") {
       if (frame.model) this.modelEl.textContent = frame.model;
-      return true;
+      if (!frame.resumed) return true;
+      // A Continue: the text it goes on from; its operations (below) show it.
+      this.text = frame.resumed.text;
+      this.chars = this.text.length;
+      this.version = frame.resumed.v;
+      this.original = frame.resumed.original ?? null;
+      this.modelText = this.original ?? this.text;
+      this.markEdited(this.original !== null);
+      this.waiting = [];
     }
     if (frame.type === "delta") {
       if (frame.text) {
@@ -422,8 +464,31 @@ export class AssistantMessage {
     }
   }
 
+  /** Whether Continue makes sense: it stopped short of its end, or its text is no longer the model's. */
+  get continuable() {
+    return !this.streaming && this.text.length > 0 && (this.state !== "done" || this.finishReason === "length" || this.edited);
+  }
+
+  /**
+   * An edit of this answer when no turn streams it, merged and stored by the server (from this
+   * page or another): its ranges apply to the text in order; its HTML is the answer now.
+   * @param {Frame} frame
+   */
+  revised(frame) {
+    if (this.original === null && !this.edited) this.original = this.modelText;
+    for (const [start, end, text] of /** @type {Array<[number, number, string]>} */ (frame.edits ?? [])) {
+      this.text = this.text.slice(0, start) + text + this.text.slice(end);
+    }
+    this.chars = this.text.length;
+    this.version = frame.v ?? this.version;
+    this.markEdited(true);
+    this.editor?.take(frame);
+    if (typeof frame.html === "string") this.fill(frame.html);
+  }
+
   /** @param {Frame} frame */
   end(frame) {
+    this.finishReason = frame.finish_reason ?? null;
     this.setState(frame.state ?? "done");
     if (frame.usage?.completion_tokens) this.tokens = frame.usage.completion_tokens;
     if (frame.stats && !this.observed) {

@@ -374,13 +374,14 @@ export class Patcher {
   }
 
   /** Forget everything (a retried turn starts over). */
-  reset() {
+  /** Start over, the content emptied (or, `keep`, left as shown until the caller replaces it). */
+  reset({ keep = false } = {}) {
     this.queue = [];
     this.parsed.clear();
     clearTimeout(this.timer);
     this.timer = 0;
     this.scheduled = false;
-    this.root.replaceChildren();
+    if (!keep) this.root.replaceChildren();
     this.levels = [{ parent: this.root, live: [], blocks: [] }];
     this.chunk = null;
     this.ids = [];

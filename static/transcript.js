@@ -15,7 +15,7 @@ import { AssistantMessage, afterNextPaint } from "./message.js";
 /** @typedef {{role: "user", id: string | null, text: string, article: HTMLElement}} UserEntry */
 /** @typedef {UserEntry | {role: "assistant", message: AssistantMessage}} Entry */
 /** What a start asks for: an answer to new text, or another answer in place of one. */
-/** @typedef {{text: string} | {regenerate: string}} Request */
+/** @typedef {{text: string} | {regenerate: string} | {continues: string}} Request */
 
 /**
  * What the transcript tells the rest of the page.
@@ -46,6 +46,8 @@ const REFUSED = {
   conversation_busy:
     "An answer is still being written in this conversation (perhaps in another tab). Send again once it has finished.",
   storage_unavailable: "The database is unavailable, so this message could not be recorded. Try again in a moment.",
+  message_not_found: "That answer no longer exists (it may have been deleted in another tab).",
+  not_last: "Only the last answer can be continued: another message follows it (perhaps from another tab).",
 };
 
 export class Transcript {
@@ -81,6 +83,12 @@ export class Transcript {
     this.pendingStarts = new Set();
     /** @type {Map<string, string>} turns another tab started here, subscribed to, not yet begun: turn -> ref */
     this.watched = new Map();
+  }
+
+  /** Whether an answer streams changed: the composer's Stop, and which answer offers Continue. */
+  changed() {
+    this.env.streamingChanged();
+    this.actions();
   }
 
   get streaming() {
@@ -123,7 +131,7 @@ export class Transcript {
     if ((this.conversation || was) && this.env.isOpen()) {
       this.env.send({ type: "watch", conversation: this.conversation });
     }
-    this.env.streamingChanged();
+    this.changed();
   }
 
   /**
@@ -212,6 +220,7 @@ export class Transcript {
     });
     message.onShown = (frame) => this.shown(frame);
     message.retryButton.addEventListener("click", () => this.retry(message));
+    message.continueButton.addEventListener("click", () => this.continueAnswer(message));
     message.editButton.addEventListener("click", () => this.toggleEditor(message));
     return message;
   }
@@ -224,8 +233,9 @@ export class Transcript {
       message.editor = null;
       button.textContent = "Edit";
       button.setAttribute("aria-label", `Edit answer ${message.number}`);
-      button.hidden = !message.streaming;
+      button.hidden = !message.streaming && !message.id;
       if (!button.hidden) button.focus();
+      this.actions();
       return;
     }
     const editor = new Editor(message.content, {
@@ -233,7 +243,10 @@ export class Transcript {
       client: this.client,
       newRef: () => this.newRef(),
       label: `Markdown of answer ${message.number}`,
-      turn: () => (message.streaming ? message.turn : null),
+      target: () => {
+        if (message.streaming) return message.turn ? { turn: message.turn } : null;
+        return message.id ? { message: message.id } : null;
+      },
       version: () => message.version,
       text: () => message.text,
       closed: () => this.toggleEditor(message),
@@ -285,6 +298,33 @@ export class Transcript {
     this.start(message);
   }
 
+  /** Continue `message` from its text as it stands, into the same message. @param {AssistantMessage} message */
+  continueAnswer(message) {
+    if (!message.id || !this.conversation || this.streaming) return;
+    this.env.composerNote(null);
+    if (message.turn) this.byTurn.delete(message.turn);
+    message.resume();
+    message.observed = true;
+    message.ref = this.newRef();
+    this.byRef.set(message.ref, message);
+    this.requests.set(message, { continues: message.id });
+    if (!this.env.send(this.startFrame(message))) this.pendingStarts.add(message.ref);
+    this.env.announcer.say("The assistant is continuing.");
+    this.changed();
+  }
+
+  /** Which answer offers Continue: the last one, when it stopped short or was edited, and only
+   * while nothing streams. */
+  actions() {
+    const streaming = this.streaming;
+    const last = this.entries[this.entries.length - 1];
+    for (const entry of this.entries) {
+      if (entry.role !== "assistant") continue;
+      const message = entry.message;
+      message.continueButton.hidden = streaming || entry !== last || !message.id || !message.continuable;
+    }
+  }
+
   /** Send the turn that produces `message`. @param {AssistantMessage} message */
   start(message) {
     if (message.turn) this.byTurn.delete(message.turn);
@@ -295,7 +335,7 @@ export class Transcript {
     // Sent while the socket is down, it waits in the socket's queue: not an orphan to restart.
     if (!this.env.send(this.startFrame(message))) this.pendingStarts.add(message.ref);
     this.env.announcer.say("The assistant is answering.");
-    this.env.streamingChanged();
+    this.changed();
     this.env.grew();
   }
 
@@ -356,6 +396,11 @@ export class Transcript {
       case "message":
         this.onStored(frame);
         return;
+      case "edit":
+        if (!frame.turn) {
+          this.onRevised(frame);
+          return;
+        }
     }
     if (!frame.turn) return;
     let message = this.byTurn.get(frame.turn);
@@ -410,9 +455,16 @@ export class Transcript {
     const replaced = frame.regenerate
       ? this.entries.findIndex((e) => e.role === "assistant" && e.message.id === frame.regenerate)
       : -1;
+    const continued = frame.resumed
+      ? this.entries.findIndex((e) => e.role === "assistant" && e.message.id === frame.message)
+      : -1;
     /** @type {AssistantMessage} */
     let message;
-    if (replaced >= 0) {
+    if (continued >= 0) {
+      this.truncate(continued + 1);
+      message = /** @type {{message: AssistantMessage}} */ (this.entries[continued]).message;
+      message.resume();
+    } else if (replaced >= 0) {
       this.truncate(replaced + 1);
       message = /** @type {{message: AssistantMessage}} */ (this.entries[replaced]).message;
       message.reset();
@@ -431,7 +483,7 @@ export class Transcript {
       this.title = frame.title;
       this.env.conversationChanged({ id: this.conversation, title: this.title }, { created: false });
     }
-    this.env.streamingChanged();
+    this.changed();
     this.env.grew();
     return message;
   }
@@ -457,13 +509,25 @@ export class Transcript {
     this.shown({ type: "end", state: message.state, error: stored.error });
   }
 
+  /** An edit of an answer no turn streams, stored. @param {Frame} frame */
+  onRevised(frame) {
+    if (frame.conversation !== this.conversation) return;
+    for (const entry of this.entries) {
+      if (entry.role === "assistant" && entry.message.id === frame.message && !entry.message.streaming) {
+        entry.message.revised(frame);
+        this.actions();
+        this.env.grew();
+      }
+    }
+  }
+
   /** A frame of `message` is on screen. @param {Frame} frame */
   shown(frame) {
     if (frame.type === "end") {
       const words = { done: "Answer complete.", stopped: "Answer stopped.", incomplete: "Answer incomplete." };
       const state = /** @type {keyof typeof words | "error"} */ (frame.state);
       this.env.announcer.say(state === "error" ? `Error: ${frame.error?.message ?? ""}` : words[state] ?? "");
-      this.env.streamingChanged();
+      this.changed();
     }
     this.env.grew();
   }
@@ -504,14 +568,22 @@ export class Transcript {
       if (!this.entries.length && this.welcome && !this.conversation) this.box.appendChild(this.welcome.cloneNode(true));
       this.env.composerNote(refused, request.text);
       this.env.announcer.say(refused);
-      this.env.streamingChanged();
+      this.changed();
       if (frame.code === "conversation_busy") this.env.resync();
+      return;
+    }
+    if (starting && request && "continues" in request) {
+      // Nothing changed on the server: the answer is shown as it is stored.
+      message.stale = false;
+      this.env.composerNote(refused ?? frame.message ?? "The answer could not be continued.");
+      this.env.announcer.say(refused ?? frame.message ?? "");
+      this.env.resync();
       return;
     }
     if (starting && refused) this.env.composerNote(refused);
     message.end({ type: "end", state: "error", error: { message: frame.message } });
     message.renderMetrics();
     this.env.announcer.say(`Error: ${frame.message}`);
-    this.env.streamingChanged();
+    this.changed();
   }
 }

@@ -10,7 +10,7 @@ Continue after an edit visibly follows the edit:
 * the text ends as the script does somewhere further on (an edit in the middle, the model's
   words after it): the script from there;
 * the text ends with words of the user's own: the script from where the text left it, past
-  the word it left it in (the user replaced that word).
+  the word it left it in, or the word in place of which the user's last one stands.
 """
 
 from __future__ import annotations
@@ -51,9 +51,17 @@ def rest_of(script: str, given: str) -> str:
         if found >= 0:
             return script[found + len(end) :]
     at = same
-    while at < len(script) and (script[at].isalnum() or script[at] == "_"):
-        at += 1
+    inside = 0 < at < len(script) and _word(script[at - 1]) and _word(script[at])
+    if inside or _word(given[-1]):
+        # The user's words end inside a word of the script's, or a word of their own stands
+        # where the script had one: that word of the script's is theirs now.
+        while at < len(script) and _word(script[at]):
+            at += 1
     return script[at:]
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def rest_chunks(chunks: Sequence[str], given: str) -> tuple[str, ...]:

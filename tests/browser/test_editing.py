@@ -10,8 +10,11 @@ import time
 
 from playwright.sync_api import Page, expect
 
+from server.demo.resume import rest_of
+from server.demo.scripts import Answers
+from server.demo.tokens import tokenize
 from tests.browser.helpers import ASSISTANT, DONE, ask
-from tests.support.server import Running
+from tests.support.server import Running, serve
 from tests.support.upstream import FakeUpstream, Scenario, paced_answer
 
 OPENING = "Intro paragraph.\n\n"
@@ -85,3 +88,51 @@ def test_typing_at_the_start_while_it_streams_keeps_every_word_and_the_caret(
     expect(reloaded.locator('[data-part="edited"]')).to_be_visible()
     page.get_by_role("button", name="Show the original of answer 1").click()
     expect(reloaded.locator('[data-part="original"]')).to_contain_text("Intro paragraph.\n\nSecond")
+
+
+def test_stop_edit_continue_follows_the_edit(page: Page) -> None:
+    """The demo model, stopped with Esc, the end of its answer rewritten, then Continue: the
+    model goes on after the user's words (from where they leave its script), into the same
+    answer, and a reload shows it all."""
+    script = "".join(tokenize(Answers.load().texts["tour"]))
+    with serve(demo_ttft_ms=0, demo_tokens_per_second=150) as running:
+        page.goto(running.http)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+        ask(page, "tour")
+        message = page.locator(ASSISTANT).last
+        content = message.locator('[data-part="content"]')
+        page.wait_for_function(
+            "(el) => el.innerText.length > 150", arg=content.element_handle(), timeout=20_000
+        )
+        page.keyboard.press("Escape")  # Esc stops
+        expect(message).to_have_attribute("data-state", "stopped")
+        resume = page.get_by_role("button", name="Continue answer 1")
+        expect(resume).to_be_visible()
+        page.get_by_role("button", name="Edit answer 1").click()
+        editor = page.get_by_role("textbox", name="Markdown of answer 1")
+        editor.press("Control+End")
+        page.keyboard.type(" Bananas are yellow.")
+        edited = editor.input_value()
+        assert script.startswith(edited[: -len(" Bananas are yellow.")])
+        page.get_by_role("button", name="Done editing answer 1").click()
+        expect(content).to_contain_text("Bananas are yellow.")
+        expect(message.locator('[data-part="edited"]')).to_be_visible()
+        resume.click()
+        expect(message).to_have_attribute("data-state", "streaming")
+        expect(resume).to_be_hidden()  # not offered while it streams
+        expect(message).to_have_attribute("data-state", "done", timeout=60_000)
+        rest = rest_of(script, edited)
+        last_words = rest.strip().split()[-3:]
+        expect(content).to_contain_text(" ".join(last_words))
+        expect(content).to_contain_text("Bananas are yellow.")
+        assert page.locator(ASSISTANT).count() == 1  # the same answer, not a new one
+        conversation = page.evaluate("location.pathname").rsplit("/", 1)[-1]
+        final = page.request.get(f"{running.http}/api/conversations/{conversation}").json()["messages"][-1][
+            "text"
+        ]
+        assert final.startswith(edited)
+        assert final[len(edited) :].strip() == rest.strip()
+        page.reload()
+        again = page.locator(ASSISTANT).last.locator('[data-part="content"]')
+        expect(again).to_contain_text("Bananas are yellow.")
+        expect(again).to_contain_text(" ".join(last_words))

@@ -77,7 +77,7 @@ def test_stop_edit_continue_sends_the_edited_text_and_streams_into_the_same_mess
             edit = {"type": "edit", "message": message, "base": version, "client": "pg", "ref": "e1"}
             tab.send({**edit, "edits": [[0, 0, "**Mine.** "], [len(text) + 10, len(text) + 10, "Then"]]})
             ack = reply_to(tab, "e1")
-            assert ack["type"] == "edit" and ack["origin"] == "pg", ack
+            assert (ack["type"], ack["origin"]) == ("edit", "pg"), ack
             edited = "**Mine.** " + text + "Then"
             assert ack["v"] == version + 2
             assert "<strong>Mine.</strong>" in ack["html"]
@@ -93,7 +93,8 @@ def test_stop_edit_continue_sends_the_edited_text_and_streams_into_the_same_mess
             upstream.add("m", paced_answer([" ", "and ", "the ", "rest."], 100))
             start, frames = continue_it(tab, conversation, message)
             assert start["message"] == message
-            assert start["resumed"]["text"] == edited and start["resumed"]["v"] == version + 3
+            assert start["resumed"]["text"] == edited
+            assert start["resumed"]["v"] == version + 3
             # Upstream: the branch, then the edited text as the assistant's, to be continued.
             body = upstream.wait_for_request("m").json
             assert body["messages"][-1] == {"role": "assistant", "content": edited}
@@ -106,7 +107,8 @@ def test_stop_edit_continue_sends_the_edited_text_and_streams_into_the_same_mess
             [_, answer] = stored(running.http, cookie, conversation)
             assert answer["text"] == edited + " and the rest."
             assert answer["original"] == text + " and the rest."
-            assert answer["id"] == message and answer["state"] == "done"
+            assert answer["id"] == message
+            assert answer["state"] == "done"
 
 
 def test_each_way_of_asking_to_continue(upstream: FakeUpstream) -> None:
@@ -140,13 +142,19 @@ def test_each_way_of_asking_to_continue(upstream: FakeUpstream) -> None:
 def test_continue_is_refused_where_it_makes_no_sense(upstream: FakeUpstream) -> None:
     with serve(openai_base_url=upstream.base_url) as running:
         with Client(running.ws, cookie=running.cookie) as tab, Client(running.ws) as stranger:
-            conversation, message, text, version = stopped_answer(tab, upstream)
+            conversation, message, _text, version = stopped_answer(tab, upstream)
             ask = {"type": "start", "conversation": conversation, "continues": message}
             tab.send({**ask, "ref": "x1", "text": "both"})
             assert reply_to(tab, "x1")["code"] == "invalid"
             stranger.send({**ask, "ref": "x2"})
             assert reply_to(stranger, "x2")["code"] == "not_found"
-            edit = {"type": "edit", "message": message, "base": version, "edits": [[0, 0, "x"]], "client": "p"}
+            edit = {
+                "type": "edit",
+                "message": message,
+                "base": version,
+                "edits": [[0, 0, "x"]],
+                "client": "p",
+            }
             stranger.send({**edit, "ref": "x3"})
             assert reply_to(stranger, "x3")["code"] == "message_not_found"
             tab.send({**edit, "base": version + 5, "ref": "x4"})
@@ -167,8 +175,7 @@ def test_continue_is_refused_where_it_makes_no_sense(upstream: FakeUpstream) -> 
             tab.send({"type": "stop", "turn": turn})
             tab.until_end(turn)
             [*_, answer] = stored(running.http, running.cookie, conversation)
-            assert answer["text"] != "" and "x" not in answer["text"][:1]
-            assert text  # the first answer kept its words
+            assert answer["text"].startswith("a0 ")  # the refused edit changed nothing
 
 
 def test_the_demo_model_continues_from_where_the_edited_text_leaves_its_script() -> None:
