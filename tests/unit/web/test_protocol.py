@@ -184,10 +184,10 @@ def test_unknown_type_without_ref() -> None:
 
 
 INVALID_STARTS: list[tuple[str, dict[str, Any], str]] = [
-    ("neither text nor regenerate", {}, "either 'text'"),
-    ("both text and regenerate", {"text": "x", "conversation": "c", "regenerate": "m"}, "either 'text'"),
+    ("neither text nor regenerate", {}, "one of 'text'"),
+    ("both text and regenerate", {"text": "x", "conversation": "c", "regenerate": "m"}, "one of 'text'"),
     ("regenerate without conversation", {"regenerate": "m_1"}, "'conversation'"),
-    ("text null", {"text": None}, "either 'text'"),
+    ("text null", {"text": None}, "one of 'text'"),
     ("text empty", {"text": ""}, "text"),
     ("text blank", {"text": " \n\t"}, "text"),
     ("text not a string", {"text": 5}, "text"),
@@ -196,7 +196,7 @@ INVALID_STARTS: list[tuple[str, dict[str, Any], str]] = [
     ("conversation empty", {"text": "x", "conversation": ""}, "conversation"),
     ("conversation not a string", {"text": "x", "conversation": 3}, "conversation"),
     ("conversation too long", {"text": "x", "conversation": "c" * (MAX_ID + 1)}, "conversation"),
-    ("messages are version 2", {"messages": [USER]}, "either 'text'"),
+    ("messages are version 2", {"messages": [USER]}, "one of 'text'"),
     ("max_tokens zero", {"text": "x", "max_tokens": 0}, "max_tokens"),
     ("max_tokens negative", {"text": "x", "max_tokens": -5}, "max_tokens"),
     ("max_tokens float", {"text": "x", "max_tokens": 10.0}, "max_tokens"),
