@@ -197,6 +197,19 @@ export function mountChat(root, options = {}) {
       if (live.conversation) open(live.conversation, { push: false, keepNote: true });
     },
     fetchThread: (id) => api.get(id),
+    showBranch: async (message) => {
+      const id = live.conversation;
+      if (!id) return;
+      const mine = ++navigation;
+      try {
+        const thread = await api.branch(id, message);
+        if (mine !== navigation || live.conversation !== id) return;
+        live.load(thread);
+        live.focusVersions(message);
+      } catch (error) {
+        setComposerNote(`Could not show that version: ${error instanceof Error ? error.message : error}`);
+      }
+    },
   });
   transcript = live;
 

@@ -12,7 +12,7 @@
  *   usage?: {completion_tokens?: number}, finish_reason?: string | null, ttft_ms?: number,
  *   tokens_per_second?: number, duration_ms?: number, model?: string, turn?: string,
  *   created_ms: number, html?: string, html_later?: boolean, version?: number,
- *   original?: string, edited?: boolean}} StoredMessage
+ *   original?: string, edited?: boolean, versions?: string[]}} StoredMessage
  */
 /** @typedef {{conversation: Conversation, messages: StoredMessage[]}} Thread */
 
@@ -57,6 +57,12 @@ export class Conversations {
   async rename(id, title) {
     const data = await this.request("PATCH", `/api/conversations/${encodeURIComponent(id)}`, { title });
     return data.conversation;
+  }
+
+  /** Show the branch through `message` (one version of a message); the conversation as it is then.
+   * @param {string} id @param {string} message @returns {Promise<Thread>} */
+  async branch(id, message) {
+    return this.request("PUT", `/api/conversations/${encodeURIComponent(id)}/branch`, { message });
   }
 
   /** @param {string} id */

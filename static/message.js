@@ -2,6 +2,7 @@
 // One assistant answer: its article, its patched content, its state, metrics and error.
 
 import { Patcher, chunked } from "./patch.js";
+import { Versions } from "./versions.js";
 
 /** @typedef {import("./socket.js").Frame} Frame */
 
@@ -41,7 +42,8 @@ export class AssistantMessage {
   /**
    * @param {HTMLElement} article from the assistant template
    * @param {number} number which answer of the conversation this is (names its buttons)
-   * @param {{onFrozen: (nodes: Node[]) => void, onBroken: (error: unknown) => void}} hooks
+   * @param {{onFrozen: (nodes: Node[]) => void, onBroken: (error: unknown) => void,
+   *   onVersion: (id: string) => void}} hooks onVersion: show the branch through that version
    */
   constructor(article, number, hooks) {
     this.article = article;
@@ -59,6 +61,13 @@ export class AssistantMessage {
     const copy = /** @type {HTMLElement} */ (article.querySelector('[data-action="copy-message"]'));
     copy.setAttribute("aria-label", `Copy answer ${number}`);
     this.retryButton.setAttribute("aria-label", `Retry answer ${number}`);
+    this.regenerateButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="regenerate"]'));
+    this.regenerateButton.setAttribute("aria-label", `Regenerate answer ${number}`);
+    this.versions = new Versions(
+      /** @type {HTMLElement} */ (article.querySelector('[data-part="versions"]')),
+      `answer ${number}`,
+      hooks.onVersion,
+    );
     this.editButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="edit"]'));
     this.editButton.setAttribute("aria-label", `Edit answer ${number}`);
     this.continueButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="continue"]'));
@@ -189,6 +198,7 @@ export class AssistantMessage {
     this.original = stored.original ?? null;
     this.modelText = this.original ?? this.text;
     this.markEdited(Boolean(stored.edited));
+    this.versions.show(stored.versions ?? [], stored.id);
     this.deltas = 0;
     this.version = typeof stored.version === "number" ? stored.version : 0;
     this.waiting = [];

@@ -5,6 +5,7 @@
 
 import { Editor } from "./editor.js";
 import { AssistantMessage, afterNextPaint } from "./message.js";
+import { Versions } from "./versions.js";
 
 /** @typedef {import("./announcer.js").Announcer} Announcer */
 /** @typedef {import("./conversations.js").StoredMessage} StoredMessage */
@@ -12,10 +13,11 @@ import { AssistantMessage, afterNextPaint } from "./message.js";
 /** @typedef {{user: HTMLTemplateElement, assistant: HTMLTemplateElement, welcome: HTMLTemplateElement}} Templates */
 
 /** @typedef {import("./socket.js").Frame} Frame */
-/** @typedef {{role: "user", id: string | null, text: string, article: HTMLElement}} UserEntry */
+/** @typedef {{role: "user", id: string | null, text: string, article: HTMLElement, versions: Versions,
+ *   editButton: HTMLButtonElement}} UserEntry */
 /** @typedef {UserEntry | {role: "assistant", message: AssistantMessage}} Entry */
 /** What a start asks for: an answer to new text, or another answer in place of one. */
-/** @typedef {{text: string} | {regenerate: string} | {continues: string}} Request */
+/** @typedef {{text: string, replaces?: string} | {regenerate: string} | {continues: string}} Request */
 
 /**
  * What the transcript tells the rest of the page.
@@ -31,6 +33,7 @@ import { AssistantMessage, afterNextPaint } from "./message.js";
  * @property {(text: string | null, draft?: string) => void} composerNote a refused start, the text to put back
  * @property {() => void} resync fetch the stored conversation again and show it
  * @property {(id: string) => Promise<Thread>} fetchThread the stored conversation, as the API has it
+ * @property {(message: string) => void} showBranch show the branch through this version of a message
  */
 
 /** Messages of a conversation being opened whose content goes in at once (the newest); the page
@@ -168,7 +171,8 @@ export class Transcript {
   /** @param {StoredMessage} stored @param {boolean} [later] its content may come a moment later */
   showStored(stored, later = false) {
     if (stored.role === "user") {
-      this.addUser(stored.text ?? "", stored.id);
+      const entry = this.addUser(stored.text ?? "", stored.id);
+      entry.versions.show(stored.versions ?? [], stored.id);
       return;
     }
     if (stored.role !== "assistant") return;
@@ -198,8 +202,20 @@ export class Transcript {
     const article = /** @type {HTMLElement} */ (this.templates.user.content.firstElementChild?.cloneNode(true));
     /** @type {HTMLElement} */ (article.querySelector('[data-part="content"]')).textContent = text;
     this.box.appendChild(article);
+    const users = this.entries.filter((e) => e.role === "user").length + 1;
+    const nav = /** @type {HTMLElement} */ (article.querySelector('[data-part="versions"]'));
+    const editButton = /** @type {HTMLButtonElement} */ (article.querySelector('[data-action="edit-question"]'));
+    editButton.setAttribute("aria-label", `Edit question ${users}`);
     /** @type {UserEntry} */
-    const entry = { role: "user", id, text, article };
+    const entry = {
+      role: "user",
+      id,
+      text,
+      article,
+      versions: new Versions(nav, `question ${users}`, (version) => this.env.showBranch(version)),
+      editButton,
+    };
+    editButton.addEventListener("click", () => this.editQuestion(entry));
     this.entries.push(entry);
     return entry;
   }
@@ -211,6 +227,7 @@ export class Transcript {
     this.answers += 1;
     const message = new AssistantMessage(article, this.answers, {
       onFrozen: (nodes) => this.env.announcer.frozen(nodes),
+      onVersion: (id) => this.env.showBranch(id),
       onBroken: () => {
         // Rebuild the answer from the server's log of it.
         if (!message.turn) return;
@@ -221,6 +238,7 @@ export class Transcript {
     message.onShown = (frame) => this.shown(frame);
     message.retryButton.addEventListener("click", () => this.retry(message));
     message.continueButton.addEventListener("click", () => this.continueAnswer(message));
+    message.regenerateButton.addEventListener("click", () => this.retry(message));
     message.editButton.addEventListener("click", () => this.toggleEditor(message));
     return message;
   }
@@ -313,16 +331,105 @@ export class Transcript {
     this.changed();
   }
 
-  /** Which answer offers Continue: the last one, when it stopped short or was edited, and only
-   * while nothing streams. */
+  /** After switching versions, the navigator just used keeps the focus (its article was
+   * rebuilt). @param {string} id the version now shown */
+  focusVersions(id) {
+    for (const entry of this.entries) {
+      const versions = entry.role === "user" ? entry.versions : entry.message.versions;
+      if (versions.current === id && !versions.nav.hidden) {
+        const button = versions.next.disabled ? versions.previous : versions.next;
+        button.focus();
+        return;
+      }
+    }
+  }
+
+  /** What each message offers while nothing streams: Continue on the last answer, when it
+   * stopped short or was edited; Regenerate on every answer that did not fail (a failed one has
+   * Retry); Edit on every question. */
   actions() {
     const streaming = this.streaming;
     const last = this.entries[this.entries.length - 1];
     for (const entry of this.entries) {
-      if (entry.role !== "assistant") continue;
+      if (entry.role === "user") {
+        entry.editButton.hidden = streaming || !entry.id || entry.article.querySelector(".question-editor") !== null;
+        continue;
+      }
       const message = entry.message;
       message.continueButton.hidden = streaming || entry !== last || !message.id || !message.continuable;
+      message.regenerateButton.hidden = streaming || !message.id || !message.retryButton.hidden;
     }
+  }
+
+  /** Edit a question in place, to send it again as a new version (the old one stays, as a
+   * branch). @param {UserEntry} entry */
+  editQuestion(entry) {
+    const article = entry.article;
+    if (!entry.id || article.querySelector(".question-editor")) return;
+    const content = /** @type {HTMLElement} */ (article.querySelector('[data-part="content"]'));
+    const number = this.entries.filter((e) => e.role === "user").indexOf(entry) + 1;
+    const doc = article.ownerDocument;
+    const form = doc.createElement("form");
+    form.className = "question-editor";
+    const area = doc.createElement("textarea");
+    area.value = entry.text;
+    area.setAttribute("aria-label", `New version of question ${number}`);
+    const actions = doc.createElement("div");
+    actions.className = "question-actions";
+    const cancel = doc.createElement("button");
+    cancel.type = "button";
+    cancel.className = "link-button";
+    cancel.textContent = "Cancel";
+    const send = doc.createElement("button");
+    send.type = "submit";
+    send.className = "send";
+    send.textContent = "Send";
+    actions.append(cancel, send);
+    form.append(area, actions);
+    content.hidden = true;
+    content.after(form);
+    const close = () => {
+      form.remove();
+      content.hidden = false;
+      this.actions();
+      entry.editButton.focus();
+    };
+    cancel.addEventListener("click", close);
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        close();
+      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = area.value;
+      if (!text.trim() || this.streaming) return;
+      this.resend(entry, text);
+    });
+    this.actions();
+    area.focus();
+  }
+
+  /** Send `text` as a new version of the question `entry`: what followed it goes from the
+   * screen (it stays stored, on the old branch). @param {UserEntry} entry @param {string} text */
+  resend(entry, text) {
+    const index = this.entries.indexOf(entry);
+    if (index < 0 || !entry.id) return;
+    const old = entry.id;
+    const versions = entry.versions.ids.length ? entry.versions.ids : [old];
+    this.env.composerNote(null);
+    this.truncate(index);
+    const fresh = this.addUser(text, null);
+    fresh.versions.show(versions, null);
+    const message = this.newAssistant();
+    this.entries.push({ role: "assistant", message });
+    this.requests.set(message, { text, replaces: old });
+    this.start(message);
   }
 
   /** Send the turn that produces `message`. @param {AssistantMessage} message */
@@ -427,6 +534,7 @@ export class Transcript {
     const index = this.entries.findIndex((e) => e.role === "assistant" && e.message === message);
     const user = this.entries[index - 1];
     if (user?.role === "user" && frame.user?.id) user.id = frame.user.id;
+    this.versioned(message, user, frame);
     const id = frame.conversation;
     if (typeof id !== "string") return;
     const created = id !== this.conversation;
@@ -434,6 +542,13 @@ export class Transcript {
     if (typeof frame.title === "string") this.title = frame.title;
     if (created && this.env.isOpen()) this.env.send({ type: "watch", conversation: id });
     this.env.conversationChanged({ id, title: this.title }, { created });
+  }
+
+  /** A turn that made a new version (a regenerated answer, a question sent again): its
+   * navigator counts it. @param {AssistantMessage} message @param {Entry | undefined} user @param {Frame} frame */
+  versioned(message, user, frame) {
+    if (frame.regenerate && frame.message) message.versions.added(frame.regenerate, frame.message);
+    if (frame.replaces && user?.role === "user" && frame.user?.id) user.versions.added(frame.replaces, frame.user.id);
   }
 
   /** Another tab started a turn in this conversation. @param {Frame} frame */
@@ -468,10 +583,24 @@ export class Transcript {
       this.truncate(replaced + 1);
       message = /** @type {{message: AssistantMessage}} */ (this.entries[replaced]).message;
       message.reset();
+      message.versions.added(frame.regenerate, frame.message);
     } else {
+      const question = frame.replaces
+        ? this.entries.findIndex((e) => e.role === "user" && e.id === frame.replaces)
+        : -1;
+      /** @type {string[]} */
+      let versions = [];
+      if (question >= 0) {
+        const old = /** @type {UserEntry} */ (this.entries[question]);
+        versions = old.versions.ids.length ? old.versions.ids : [old.id ?? ""];
+        this.truncate(question);
+      }
       const userId = frame.user?.id;
       const shown = userId && this.entries.some((e) => e.role === "user" && e.id === userId);
-      if (!shown && frame.user) this.addUser(frame.user.text ?? "", userId ?? null);
+      if (!shown && frame.user) {
+        const entry = this.addUser(frame.user.text ?? "", userId ?? null);
+        if (versions.length && userId) entry.versions.show([...versions, userId], userId);
+      }
       message = this.newAssistant();
       this.entries.push({ role: "assistant", message });
     }

@@ -104,12 +104,40 @@ class Store:
         async with self._transaction() as db:
             return await self._conversation(db, owner, conversation)
 
-    async def transcript(self, owner: str, conversation: str) -> tuple[Conversation, list[Message]]:
-        """The conversation and the branch on screen, first message first."""
+    async def transcript(
+        self, owner: str, conversation: str
+    ) -> tuple[Conversation, list[Message], dict[str, list[str]]]:
+        """The conversation, the branch on screen (first message first), and, for each of its
+        messages that has other versions (an answer regenerated, a question edited and sent
+        again), the ids of all its versions, oldest first."""
         async with self._transaction() as db:
             found = await self._conversation(db, owner, conversation)
             rows = await self._messages(db, conversation)
-        return found, _branch(rows, found.head)
+        branch = _branch(rows, found.head)
+        return found, branch, _versions(rows, branch)
+
+    async def show(self, owner: str, conversation: str, message: str) -> None:
+        """Put the branch through ``message`` on screen: the head becomes the newest message
+        under it (its latest version of each reply, all the way down). Raises ``NotFound``
+        and ``Busy`` (an answer of the conversation streams: its branch stays)."""
+        async with self._transaction() as db:
+            found = await self._conversation(db, owner, conversation)
+            rows = await self._messages(db, conversation)
+            if any(row.streaming for row in rows):
+                raise Busy()
+            if not any(row.id == message for row in rows):
+                raise NotFound("message")
+            children: dict[str | None, list[Message]] = {}
+            for row in rows:  # oldest first
+                children.setdefault(row.parent, []).append(row)
+            leaf = message
+            while children.get(leaf):
+                leaf = children[leaf][-1].id
+            await db.execute(
+                update(conversations)
+                .where(conversations.c.id == found.id, _is(conversations.c.head, found.head))
+                .values(head=leaf)
+            )
 
     async def rename(self, owner: str, conversation: str, title: str) -> Conversation:
         title = " ".join(title.split())[:TITLE] or "New chat"
@@ -153,10 +181,13 @@ class Store:
         regenerate: str | None,
         model: str | None,
         turn: str,
+        replaces: str | None = None,
     ) -> Begun:
-        """Record a new turn: the user's new message (``text``) or a new answer to the one
-        ``regenerate`` answered, and the empty answer the turn will fill, now the branch's
-        head. Raises ``NotFound`` and ``Busy`` (an answer of this conversation streams)."""
+        """Record a new turn: the user's new message (``text``; with ``replaces``, a new
+        version of that user message, its sibling) or a new answer to the one ``regenerate``
+        answered, and the empty answer the turn will fill, now the branch's head. Nothing is
+        overwritten: the earlier versions stay, as branches. Raises ``NotFound`` and ``Busy``
+        (an answer of this conversation streams)."""
         now = self._now()
         async with self._transaction() as db:
             if conversation is None:
@@ -178,8 +209,14 @@ class Store:
                 user = by_id[old.parent]
             else:
                 assert text is not None
+                parent = found.head
+                if replaces is not None:
+                    old_user = by_id.get(replaces)
+                    if old_user is None or old_user.role != "user":
+                        raise NotFound("message")
+                    parent = old_user.parent
                 user = Message(
-                    new_id("m_"), found.id, found.head, "user", text, "done", created_ms=now, updated_ms=now
+                    new_id("m_"), found.id, parent, "user", text, "done", created_ms=now, updated_ms=now
                 )
                 await db.execute(insert(messages).values(**_fields(user)))
                 by_id[user.id] = user
@@ -373,6 +410,20 @@ def _branch(rows: Iterable[Message], leaf: str | None) -> list[Message]:
         leaf = by_id[leaf].parent
     path.reverse()
     return path
+
+
+def _versions(rows: Iterable[Message], branch: list[Message]) -> dict[str, list[str]]:
+    """For each message of ``branch`` with siblings (other versions of it: same parent, same
+    role), the ids of them all, oldest first."""
+    by_parent: dict[tuple[str | None, str], list[str]] = {}
+    for row in rows:  # oldest first
+        by_parent.setdefault((row.parent, row.role), []).append(row.id)
+    versions = {}
+    for message in branch:
+        siblings = by_parent.get((message.parent, message.role), [])
+        if len(siblings) > 1:
+            versions[message.id] = siblings
+    return versions
 
 
 def _fields(record: Conversation | Message) -> dict[str, Any]:

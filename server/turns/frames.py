@@ -33,6 +33,7 @@ class StartFrame(TypedDict):
     message: NotRequired[str]
     user: NotRequired[_UserMessage]
     regenerate: NotRequired[str | None]
+    replaces: NotRequired[str]
     resumed: NotRequired[_Resumed]
     ops: NotRequired[list[Op]]
     shown: NotRequired[int]

@@ -33,6 +33,7 @@ class Ask:
     model: str | None
     max_tokens: int | None
     resume: str | None = None  # an answer to continue from its text as it stands
+    replaces: str | None = None  # with ``text``: the user message it is a new version of
 
 
 def upstream_messages(history: tuple[Stored, ...]) -> tuple[Message, ...]:
@@ -103,6 +104,7 @@ class History:
             user_id=begun.user.id,
             user_text=begun.user.text,
             regenerate=ask.regenerate,
+            replaces=ask.replaces,
         )
         request = TurnRequest(
             ref=ask.ref,
@@ -137,4 +139,5 @@ class History:
             regenerate=ask.regenerate,
             model=ask.model,
             turn=turn,
+            replaces=ask.replaces,
         )

@@ -57,6 +57,7 @@ class Place:
     user_id: str
     user_text: str
     regenerate: str | None = None
+    replaces: str | None = None  # the user message this turn's question is a new version of
 
 
 @dataclass(frozen=True, slots=True)

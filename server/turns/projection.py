@@ -147,6 +147,8 @@ class Projection:
             frame["message"] = place.message
             frame["user"] = {"id": place.user_id, "text": place.user_text}
             frame["regenerate"] = place.regenerate
+            if place.replaces is not None:
+                frame["replaces"] = place.replaces
         resumed = event.resumed
         if resumed is None:
             return [frame]

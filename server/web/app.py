@@ -28,7 +28,7 @@ from ..turns.stored import StoredHub
 from ..upstream.catalog import Catalog
 from ..upstream.client import Upstream, create_client
 from .assets import asset_dir, module_graph
-from .conversations import conversation, export, list_conversations, page
+from .conversations import branch, conversation, export, list_conversations, page
 from .headers import SecurityHeaders
 from .identity import Identity, Owners, load_secret
 from .pages import health, highlight_css, index, models, stylesheet
@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/c/{cid:str}", page),
         Route("/api/conversations", list_conversations),
         Route("/api/conversations/{cid:str}", conversation, methods=["GET", "PATCH", "DELETE"]),
+        Route("/api/conversations/{cid:str}/branch", branch, methods=["PUT"]),
         Route("/api/models", models),
         Route("/healthz", health),
         Route("/assets/highlight.css", stylesheet),

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import NotFound, StorageError
+from ..errors import Busy, NotFound, StorageError
 from ..storage.store import Store
 from .pages import render_page
 from .socket import origin_allowed
@@ -65,8 +65,8 @@ async def conversation(request: Request) -> Response:
     store, owner, cid = _store(request), _owner(request), request.path_params["cid"]
     try:
         if method == "GET":
-            found, branch = await store.transcript(owner, cid)
-            return JSONResponse(page_boot(found, branch, request.app.state.markdown))
+            found, branch, versions = await store.transcript(owner, cid)
+            return JSONResponse(page_boot(found, branch, request.app.state.markdown, versions=versions))
         if method == "PATCH":
             title = await _title(request)
             if title is None:
@@ -87,16 +87,39 @@ async def conversation(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def branch(request: Request) -> Response:
+    """``PUT /api/conversations/<id>/branch`` with ``{"message": id}``: show the branch through
+    that message (a version the navigator switched to); the conversation as GET gives it."""
+    if not _same_origin(request):
+        return _error("forbidden_origin", "Changes come from this site's own pages only.", 403)
+    message = await _field(request, "message")
+    if message is None:
+        return _error("invalid", "Send a JSON object with a string 'message' (a message's id).", 400)
+    store, owner, cid = _store(request), _owner(request), request.path_params["cid"]
+    try:
+        await store.show(owner, cid, message)
+        found, messages, versions = await store.transcript(owner, cid)
+    except NotFound:
+        return not_found()
+    except Busy:
+        return _error("conversation_busy", "An answer is still streaming here: wait for it to end.", 409)
+    except StorageError as error:
+        return _unavailable(error)
+    return JSONResponse(page_boot(found, messages, request.app.state.markdown, versions=versions))
+
+
 async def page(request: Request) -> Response:
     """``/c/<id>``: the page, with the stored transcript in it."""
     try:
-        found, branch = await _store(request).transcript(_owner(request), request.path_params["cid"])
+        found, branch, versions = await _store(request).transcript(
+            _owner(request), request.path_params["cid"]
+        )
     except NotFound:
         return render_page(request, None, status=404)
     except StorageError as error:
         log.warning("storage failed serving a page: %s", error.message)
         return render_page(request, None, status=503)
-    boot = page_boot(found, branch, request.app.state.markdown, rendered=PAGE_RENDERED)
+    boot = page_boot(found, branch, request.app.state.markdown, rendered=PAGE_RENDERED, versions=versions)
     return render_page(request, boot)
 
 
@@ -106,7 +129,7 @@ async def export(request: Request) -> Response:
     if kind not in ("md", "json"):
         return not_found()
     try:
-        found, branch = await _store(request).transcript(_owner(request), request.path_params["cid"])
+        found, branch, _ = await _store(request).transcript(_owner(request), request.path_params["cid"])
     except NotFound:
         return not_found()
     except StorageError as error:
@@ -128,7 +151,9 @@ def _same_origin(request: Request) -> bool:
     )
 
 
-async def _title(request: Request) -> str | None:
+async def _field(request: Request, name: str, most: int = 200) -> str | None:
+    """The string ``name`` of the request's JSON object (not blank, at most ``most``
+    characters), or None."""
     body = await request.body()
     if len(body) > MAX_BODY:
         return None
@@ -136,7 +161,11 @@ async def _title(request: Request) -> str | None:
         data: Any = json.loads(body)
     except ValueError:
         return None
-    title = data.get("title") if isinstance(data, dict) else None
-    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+    value = data.get(name) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value.strip() or len(value) > most:
         return None
-    return title
+    return value
+
+
+async def _title(request: Request) -> str | None:
+    return await _field(request, "title")

@@ -69,6 +69,7 @@ class Start:
     text: UserText | None = None
     regenerate: StoredId | None = None
     continues: StoredId | None = None  # an answer to continue from its text as it stands
+    replaces: StoredId | None = None  # with ``text``: a user message this is a new version of
     model: Model | None = None
     max_tokens: Annotated[StrictInt, Field(gt=0, le=MAX_TOKENS)] | None = None
     type: Literal["start"] = "start"
@@ -79,8 +80,10 @@ class Start:
             raise ValueError(
                 "A start needs one of 'text' (a new message), 'regenerate' or 'continues' (an answer's id)"
             )
-        if (self.regenerate or self.continues) is not None and self.conversation is None:
-            raise ValueError("'regenerate' and 'continues' need the 'conversation' the answer is in")
+        if (self.regenerate or self.continues or self.replaces) is not None and self.conversation is None:
+            raise ValueError("'regenerate', 'continues' and 'replaces' need the 'conversation' they are in")
+        if self.replaces is not None and self.text is None:
+            raise ValueError("'replaces' needs the 'text' of the new version")
         return self
 
 

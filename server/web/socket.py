@@ -308,6 +308,7 @@ class Connection:
             model=frame.model,
             max_tokens=frame.max_tokens,
             resume=frame.continues,
+            replaces=frame.replaces,
         )
         with self._stored(frame.ref):
             turn, begun = await self._services.history.start(ask)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..markdown.engine import Markdown
@@ -27,12 +27,17 @@ STATE_NOTES = {
 PAGE_RENDERED = 6
 
 
-def message_wire(message: Message, markdown: Markdown, *, html: bool = True) -> dict[str, Any]:
+def message_wire(
+    message: Message, markdown: Markdown, *, html: bool = True, versions: Sequence[str] = ()
+) -> dict[str, Any]:
     """A stored message as the page takes it: an answer comes with its HTML, rendered from
     its whole text by the same renderer the stream uses (raw HTML off, links checked), or,
     ``html=False``, with neither its text nor its HTML but ``html_later``: the page fetches
-    both once it has painted."""
+    both once it has painted. ``versions``: the ids of all versions of it (its siblings and
+    itself, oldest first), when it has more than one."""
     wire = message.to_wire()
+    if len(versions) > 1:
+        wire["versions"] = list(versions)
     if message.role == "assistant":
         if html or message.state == "streaming":
             # Footnote ids as the stream made them (named by the turn), unique on the page.
@@ -48,7 +53,12 @@ def message_wire(message: Message, markdown: Markdown, *, html: bool = True) -> 
 
 
 def page_boot(
-    conversation: Conversation, branch: Sequence[Message], markdown: Markdown, *, rendered: int | None = None
+    conversation: Conversation,
+    branch: Sequence[Message],
+    markdown: Markdown,
+    *,
+    rendered: int | None = None,
+    versions: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The conversation and its messages; of these, answers among the newest ``rendered``
     messages (all, for None) come whole, older ones with ``html_later``. A page opening a long
@@ -58,7 +68,10 @@ def page_boot(
     first = 0 if rendered is None else max(0, len(branch) - rendered)
     return {
         "conversation": conversation.to_wire(),
-        "messages": [message_wire(m, markdown, html=index >= first) for index, m in enumerate(branch)],
+        "messages": [
+            message_wire(m, markdown, html=index >= first, versions=(versions or {}).get(m.id, ()))
+            for index, m in enumerate(branch)
+        ],
     }
 
 

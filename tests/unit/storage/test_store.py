@@ -70,7 +70,7 @@ def test_saves_append_idempotently_and_the_ending_is_stored_whole() -> None:
         ending = Ending("done", None, "stop", 12.5, 40.0, 900.0, "m-2")
         usage = {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
         assert await store.save("t1", Progress(14, "!", 3, usage=usage), ending)
-        _, branch = await store.transcript("u_a", begun.conversation.id)
+        _, branch, _ = await store.transcript("u_a", begun.conversation.id)
         answer = branch[-1]
         assert answer.text == "Hello, wörld 😀!"
         assert (answer.state, answer.finish_reason, answer.ttft_ms, answer.model) == (
