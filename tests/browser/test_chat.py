@@ -197,7 +197,9 @@ def test_keyboard_enter_sends_and_shift_enter_breaks_the_line(
     box.type("line two")
     assert box.input_value() == "line one\nline two"
     box.press("Enter")
-    expect(page.locator('article[data-role="user"] [data-part="content"]').last).to_have_text("line one\nline two")
+    expect(page.locator('article[data-role="user"] [data-part="content"]').last).to_have_text(
+        "line one\nline two"
+    )
     assert box.input_value() == ""
     page.wait_for_selector(DONE)
 

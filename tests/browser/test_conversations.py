@@ -334,13 +334,17 @@ def test_the_sidebar_lists_renames_and_deletes(page: Page, demo: Running) -> Non
     # Selecting one shows its stored transcript, in this page.
     first_link.click()
     wait_for_url(page, rf"/c/{first}$")
-    expect(page.locator('article[data-role="user"] [data-part="content"]')).to_have_text(["echo First of all"])
+    expect(page.locator('article[data-role="user"] [data-part="content"]')).to_have_text(
+        ["echo First of all"]
+    )
     expect(page.locator(ASSISTANT)).to_have_text(re.compile("First of all"))
     expect(first_link).to_have_attribute("aria-current", "page")
     assert page.evaluate("window.__sameDocument") is True
     page.go_back()
     wait_for_url(page, rf"/c/{second}$")
-    expect(page.locator('article[data-role="user"] [data-part="content"]')).to_have_text(["echo Second thoughts"])
+    expect(page.locator('article[data-role="user"] [data-part="content"]')).to_have_text(
+        ["echo Second thoughts"]
+    )
 
     # Rename in place.
     nav.get_by_role("button", name="Rename conversation “echo First of all”").click()
@@ -405,7 +409,9 @@ def test_another_tab_follows_a_turn_live(context: BrowserContext, page: Page, sl
         while watch not in sent:
             other.wait_for_timeout(20)
         ask(page, "tour")
-        expect(other.locator('article[data-role="user"] [data-part="content"]').last).to_have_text("tour", timeout=10_000)
+        expect(other.locator('article[data-role="user"] [data-part="content"]').last).to_have_text(
+            "tour", timeout=10_000
+        )
         watched = other.locator(ASSISTANT).last
         expect(watched).to_have_attribute("aria-busy", "true")
         expect(watched.locator('[data-part="content"] h2').first).to_be_visible()
@@ -578,7 +584,9 @@ def test_a_refused_start_gives_the_question_back(page: Page, demo: Running, code
     refuse.clear()
     page.get_by_role("button", name="Send").click()
     expect(note).to_be_hidden()
-    expect(page.locator('article[data-role="user"] [data-part="content"]')).to_have_text(["echo first", "echo second"])
+    expect(page.locator('article[data-role="user"] [data-part="content"]')).to_have_text(
+        ["echo first", "echo second"]
+    )
 
 
 def test_a_tab_that_was_offline_catches_up_from_storage(
@@ -604,7 +612,9 @@ def test_a_tab_that_was_offline_catches_up_from_storage(
         stored_final(page, demo.http, cid)
         # ... and when it is back, it shows what storage has.
         other.evaluate(f"() => {{ {CHAT}.socket.connect = window.__connect; window.__connect(); }}")
-        expect(other.locator('article[data-role="user"] [data-part="content"]')).to_have_text(["echo one", "echo two"])
+        expect(other.locator('article[data-role="user"] [data-part="content"]')).to_have_text(
+            ["echo one", "echo two"]
+        )
         expect(other.locator(ASSISTANT).last).to_have_text(re.compile("two"))
         expect(other.locator(ASSISTANT).last).to_have_attribute("data-state", "done")
     finally:
