@@ -4,8 +4,10 @@ The ``huge`` answer streams into a turn's relay (the real Relay, Projection, ren
 no network) in pieces of the size the demo sends; at 10%, 50% and 90% of it a page edits a word
 near the start, in the middle, and at the growing end, and once more after the end. For each:
 the median time of the merge plus the re-render (``Relay.edit``, which makes the edit frame),
-and the bytes of that frame (an ended answer: the re-render and its operations, as an edit of
-the stored message would send them). The baseline, measured in the same run, is a frame of plain new
+and the bytes of that frame. An ended answer is edited through its stored message
+(turns/revisions.py, web/socket.py): the merge, the whole answer rendered again, and the frame
+with the top-level elements that changed, as the server does them (without the database
+write). The baseline, measured in the same run, is a frame of plain new
 text (one ``Relay.flush``), so the ratio says what an edit costs against the stream's own work.
 
     .venv/bin/python benchmarks/edit.py [--runs 15]
@@ -22,13 +24,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.demo.longform import huge_answer
+from server.markdown.elements import changed, top_elements
 from server.markdown.engine import Markdown
-from server.markdown.revision import revise
 from server.turns.frames import encode
 from server.turns.merge import Edit
 from server.turns.projection import Projection
 from server.turns.relay import Relay
 from server.upstream.events import ContentDelta
+from server.web.protocol import revised_frame
 
 PIECE = 160  # characters per upstream read, about the demo's
 
@@ -61,17 +64,26 @@ def main() -> None:
         if fraction == 1.0:
             relay.end(1e6)
         length = len(relay.document.text)
+        shown = top_elements(markdown.render(relay.document.text, {"docId": "m_bench"}))
         for where, at in (("start", 40), ("middle", length // 2), ("end", max(0, length - 30))):
             times, sizes = [], []
             for _ in range(args.runs):
                 word = relay.document.text.find(" ", at) + 1
                 started = time.perf_counter()
                 if relay.ended:
-                    # The finished answer: what an edit of the stored message re-renders.
-                    renderer = relay.projection.renderer
-                    relay.projection.renderer, ops = revise(renderer, [(word, word, "edited ")])
-                    relay.document.text = relay.projection.renderer.source
-                    size = len(encode({"type": "edit", "ops": ops}).encode())
+                    # The ended answer: what an edit of its stored message costs.
+                    document = relay.document
+                    changes = document.edit(document.version, [Edit(word, word, "edited ")], "page")
+                    edits = [[e.start, e.end, e.text] for c in changes for e in c.edits]
+                    elements = top_elements(markdown.render(document.text, {"docId": "m_bench"}))
+                    head, tail = changed(shown, elements)
+                    middle = "".join(elements[head : len(elements) - tail])
+                    frame = revised_frame(
+                        "c", "m", document.version, edits, "page", None,
+                        html=middle, keep=(head, tail), was=len(shown),
+                    )  # fmt: skip
+                    shown = elements
+                    size = len(encode(frame).encode())
                 else:
                     step = relay.edit(
                         relay.document.version, [Edit(word, word, "edited ")], "page", None, 2e6

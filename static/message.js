@@ -105,6 +105,8 @@ export class AssistantMessage {
     this.tools = new Map();
     /** @type {((frame: Frame) => void) | undefined} called once a frame is on screen */
     this.onShown = undefined;
+    /** @type {(() => void) | undefined} what is shown is not what the server holds: fetch it again */
+    this.onStale = undefined;
     this.generation = 0;
     this.sentAt = 0;
     /** @type {number | null} */
@@ -493,7 +495,45 @@ export class AssistantMessage {
     this.version = frame.v ?? this.version;
     this.markEdited(true);
     this.editor?.take(frame);
-    if (typeof frame.html === "string") this.fill(frame.html);
+    if (!this.replaceElements(frame)) this.onStale?.();
+  }
+
+  /**
+   * The answer's top-level elements, in order (inside their chunks).
+   * @returns {Element[]}
+   */
+  elements() {
+    return Array.from(this.content.children).flatMap((child) =>
+      child.classList.contains("chunk") ? Array.from(child.children) : [child],
+    );
+  }
+
+  /**
+   * Put a revision's new elements in place of the ones that changed: of the `was` elements,
+   * the first and last `keep` stay as they are (nodes and all). False if the page does not hold
+   * the elements the server counted (the caller fetches the answer again).
+   * @param {Frame} frame
+   */
+  replaceElements(frame) {
+    const elements = this.elements();
+    const [head, tail] = /** @type {[number, number]} */ (frame.keep ?? [0, 0]);
+    if (elements.length !== frame.was || head + tail > elements.length) return false;
+    const template = this.article.ownerDocument.createElement("template");
+    // Trusted: our own renderer's output (markdown-it with raw HTML disabled), as in the ops.
+    template.innerHTML = frame.html ?? "";
+    const nodes = Array.from(template.content.children);
+    nodes.forEach((node) => this.prepare([node], null));
+    const after = elements[elements.length - tail] ?? null;
+    const parent = after?.parentElement ?? elements[head - 1]?.parentElement ?? null;
+    for (const gone of elements.slice(head, elements.length - tail)) {
+      const chunk = gone.parentElement;
+      gone.remove();
+      if (chunk && chunk !== this.content && chunk !== parent && !chunk.children.length) chunk.remove();
+    }
+    if (after) after.before(...nodes);
+    else if (parent) parent.append(...nodes);
+    else chunked(this.content, nodes);
+    return true;
   }
 
   /** @param {Frame} frame */

@@ -168,6 +168,22 @@ export class Transcript {
     afterNextPaint(this.box.ownerDocument, fetchAll);
   }
 
+  /** Show an answer's stored content again (its rendered view went out of step with the
+   * server's); an open editor stays as it is. @param {AssistantMessage} message */
+  async refill(message) {
+    const id = this.conversation;
+    if (!id || !message.id) return;
+    try {
+      const thread = await this.env.fetchThread(id);
+      const stored = thread.messages.find((m) => m.id === message.id);
+      if (stored && typeof stored.html === "string" && this.conversation === id && !message.streaming) {
+        message.fill(stored.html);
+      }
+    } catch {
+      // The next revision, or a reload, shows it.
+    }
+  }
+
   /** @param {StoredMessage} stored @param {boolean} [later] its content may come a moment later */
   showStored(stored, later = false) {
     if (stored.role === "user") {
@@ -236,6 +252,7 @@ export class Transcript {
       },
     });
     message.onShown = (frame) => this.shown(frame);
+    message.onStale = () => this.refill(message);
     message.retryButton.addEventListener("click", () => this.retry(message));
     message.continueButton.addEventListener("click", () => this.continueAnswer(message));
     message.regenerateButton.addEventListener("click", () => this.retry(message));

@@ -6,7 +6,9 @@ model's (relay.py). Once it has ended, the store holds the text and its version,
 is merged here: against the answer's recent changes (merge.Document, kept for the answers
 edited lately, so that two tabs editing at once both land), then written in one compare-and-set
 update. The page sends a finished answer's edits at most about once a second (static/editor.js),
-so each batch is one write.
+so each batch is one write. The answer is rendered again whole, and only its top-level
+elements that changed go to the pages (markdown/elements.py): the ones before and after them
+stay on the page as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import ProtocolError
+from ..markdown.elements import changed, top_elements
+from ..markdown.engine import Markdown
 from ..storage.records import Message
 from ..storage.store import Store
 from .merge import Change, Document, Edit
@@ -30,24 +34,37 @@ CHANGED = "The answer changed while this edit was merged; send it again on the n
 
 @dataclass(frozen=True, slots=True)
 class Revised:
-    """An edit merged and stored: the answer's text and version now, and the changes made."""
+    """An edit merged and stored: the answer's text and version now, the changes made, and
+    how its HTML changed: of the ``was`` top-level elements the page holds, the first and last
+    ``keep`` stay, and ``html`` (the new elements) goes between them."""
 
     message: Message  # as stored now
     changes: list[Change]
+    keep: tuple[int, int]
+    was: int
+    html: str
+
+
+@dataclass
+class _Kept:
+    document: Document
+    elements: list[str]  # the top-level elements of the answer's HTML, as the pages have them
 
 
 class Revisions:
     def __init__(
         self,
         store: Store,
+        markdown: Markdown,
         *,
         running: Callable[[str], bool],
         settle: Callable[[float], Awaitable[None]],
     ) -> None:
         self._store = store
+        self._markdown = markdown
         self._running = running  # whether a turn runs in this process
         self._settle = settle  # waits for the ends of turns that have ended to be written
-        self._documents: collections.OrderedDict[str, Document] = collections.OrderedDict()
+        self._kept: collections.OrderedDict[str, _Kept] = collections.OrderedDict()
         # One edit at a time: each is a read and a write of one row (milliseconds), and a
         # page sends at most one a second.
         self._lock = asyncio.Lock()
@@ -69,15 +86,28 @@ class Revisions:
             row = await self._store.message(owner, message)
         if row.streaming:
             raise ProtocolError("streaming", STREAMING)
-        document = self._documents.pop(message, None)
-        if document is None or document.version != row.version or document.text != row.text:
-            document = Document(row.text, row.version)
+        kept = self._kept.pop(message, None)
+        if kept is None or kept.document.version != row.version or kept.document.text != row.text:
+            kept = _Kept(Document(row.text, row.version), self._elements(row, row.text))
+        document = kept.document
         changes = document.edit(base, edits, origin)
         if not await self._store.revise(row, document.text, document.version):
             raise ProtocolError("stale_version", CHANGED)
-        self._documents[message] = document
-        while len(self._documents) > KEPT:
-            self._documents.popitem(last=False)
         original = row.original if row.original is not None else row.text
         stored = dataclasses.replace(row, text=document.text, version=document.version, original=original)
-        return Revised(stored, changes)
+        elements = self._elements(stored, document.text)
+        head, tail = changed(kept.elements, elements)
+        revised = Revised(
+            stored, changes, (head, tail), len(kept.elements), "".join(elements[head : len(elements) - tail])
+        )
+        kept.elements = elements
+        self._kept[message] = kept
+        while len(self._kept) > KEPT:
+            self._kept.popitem(last=False)
+        return revised
+
+    def _elements(self, message: Message, text: str) -> list[str]:
+        # Footnote ids as the stream made them (named by the turn), as message_wire does.
+        return top_elements(
+            self._markdown.render(text, {"docId": message.turn or message.id}) if text else ""
+        )

@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.markdown = markdown
         app.state.identity = identity
         history = History(store, turns, settle=hub.settle)
-        revisions = Revisions(store, running=turns.running, settle=hub.settle)
+        revisions = Revisions(store, markdown, running=turns.running, settle=hub.settle)
         app.state.services = Services(settings, turns, hub, history, Watchers(), markdown, revisions)
         app.state.highlight_css = highlight_css()
         log.info("storage: %s", describe(settings.storage_url))

@@ -240,13 +240,18 @@ def revised_frame(
     edits: list[list[Any]],
     origin: str,
     ref: str | None,
+    *,
     html: str,
+    keep: tuple[int, int],
+    was: int,
 ) -> dict[str, Any]:
     """An edit of an answer no turn streams, merged and stored: the replacements made (in
-    order, on the text as it stood), its version now, whose edit it was, and its HTML."""
+    order, on the text as it stood), its version now, whose edit it was, and how its HTML
+    changed: of the ``was`` top-level elements, the first and last ``keep`` stay and ``html``
+    goes between them."""
     return {
         "type": "edit", "conversation": conversation, "message": message, "v": version,
-        "edits": edits, "origin": origin, "ref": ref, "html": html,
+        "edits": edits, "origin": origin, "ref": ref, "keep": list(keep), "was": was, "html": html,
     }  # fmt: skip
 
 

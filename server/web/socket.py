@@ -282,10 +282,10 @@ class Connection:
             )
         stored = revised.message
         replaced = [[e.start, e.end, e.text] for change in revised.changes for e in change.edits]
-        html = self._services.markdown.render(stored.text, {"docId": stored.turn or stored.id})
         update = revised_frame(
-            stored.conversation, stored.id, stored.version, replaced, frame.client, frame.ref, html
-        )
+            stored.conversation, stored.id, stored.version, replaced, frame.client, frame.ref,
+            html=revised.html, keep=revised.keep, was=revised.was,
+        )  # fmt: skip
         if self._watching != stored.conversation:
             await self._send_now(update)  # the acknowledgement (the watchers get theirs below)
         self._services.watchers.tell(stored.conversation, update)

@@ -136,3 +136,39 @@ def test_stop_edit_continue_follows_the_edit(page: Page) -> None:
         again = page.locator(ASSISTANT).last.locator('[data-part="content"]')
         expect(again).to_contain_text("Bananas are yellow.")
         expect(again).to_contain_text(" ".join(last_words))
+
+
+def test_an_ended_answer_edited_keeps_the_blocks_it_did_not_touch(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
+    """After the end, and after a reload: an edit sends only the elements that changed, and
+    the page puts them in place of the old ones; every other block keeps its node."""
+    upstream.add(
+        "m", paced_answer(["First para.\n\n", "Second para.\n\n", "```py\nx = 1\n```\n\n", "- a\n- b\n"], 50)
+    )
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/api/conversations/" in r.url else None)
+    page.goto(bridge.http)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    ask(page, "write")
+    message = page.locator(ASSISTANT).last
+    content = message.locator('[data-part="content"]')
+    expect(message).to_have_attribute("data-state", "done")
+    for round_ in range(2):
+        content.locator("pre").evaluate("(pre) => { window.__code = pre; }")
+        content.locator("ul").evaluate("(ul) => { window.__list = ul; }")
+        fetched.clear()
+        page.get_by_role("button", name="Edit answer 1").click()
+        editor = page.get_by_role("textbox", name="Markdown of answer 1")
+        editor.evaluate("(area) => area.setSelectionRange(0, 0)")
+        page.keyboard.type(f"Edit {round_}. ")
+        page.get_by_role("button", name="Done editing answer 1").click()
+        expect(content.locator("p").first).to_have_text(re.compile(f"^Edit {round_}\\. "))
+        assert content.locator("pre").evaluate("(pre) => pre === window.__code")
+        assert content.locator("ul").evaluate("(ul) => ul === window.__list")
+        assert not [url for url in fetched if "/branch" not in url]  # no fetch of the answer again
+        expect(message.locator('[data-part="edited"]')).to_be_visible()
+        page.reload()
+        message = page.locator(ASSISTANT).last
+        content = message.locator('[data-part="content"]')
+        expect(content.locator("p").first).to_have_text(re.compile(f"^Edit {round_}\\. "))
