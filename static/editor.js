@@ -24,12 +24,34 @@ const STORED_EVERY_MS = 1000;
 
 /**
  * Where position `at` of a text goes once `edit` is made on it (inside a replaced range:
- * after the new text). @param {number} at @param {Replacement} edit
+ * after the new text; where the edit starts: before it, or, `after`, past its new text).
+ * @param {number} at @param {Replacement} edit @param {boolean} [after]
  */
-function moved(at, [start, end, text]) {
-  if (at <= start) return at;
-  if (at >= end) return at + text.length - (end - start);
+function moved(at, [start, end, text], after = false) {
+  if (at < start || (at === start && !after)) return at;
+  if (at >= end && !(at === start && after)) return at + text.length - (end - start);
   return start + text.length;
+}
+
+/**
+ * Another page's edit, merged first, as it applies once this page's own replacement `own` is
+ * made (both on the same text): behind ours where both insert at one point.
+ * @param {Replacement} edit @param {Replacement} own @returns {Replacement}
+ */
+function over([start, end, text], own) {
+  const from = moved(start, own);
+  return [from, Math.max(from, moved(end, own)), text];
+}
+
+/**
+ * This page's replacement, not yet merged by the server, once another page's `edit` (merged
+ * first) is made under it: as the server will transform it, the other's text first where both
+ * insert at one point, and a range of ours never reaching over text it did not see.
+ * @param {Replacement} mine @param {Replacement} edit @returns {Replacement}
+ */
+function rebased([start, end, text], edit) {
+  const from = moved(start, edit, true);
+  return [from, start === end ? from : Math.max(from, moved(end, edit)), text];
 }
 
 /**
@@ -258,19 +280,30 @@ export class Editor {
     } else if (frame.type === "edit") {
       if (frame.origin === this.env.client) {
         this.inflight = Math.max(0, this.inflight - 1);
+        // A turn acknowledges the batch an edit at a time, a stored message all at once.
+        this.sent = frame.turn ? this.sent.slice(1) : [];
         if (frame.ref) this.refs.delete(frame.ref);
         if (!this.inflight) this.flush();
         return;
       }
-      // Another page's edit: made on the server's text, without this page's edits not yet
-      // acknowledged; it is placed past them, and what is pending here moves over it.
+      // Another page's edit, merged by the server before this page's edits not yet
+      // acknowledged (the batch in flight, then what is pending): it is made on the text
+      // without them, so it is moved over them to be made here, and they are rebased on it,
+      // as the server transforms them (server/turns/merge.py).
       for (const edit of /** @type {Replacement[]} */ (frame.edits ?? [])) {
-        for (const step of [...this.undos, ...this.redos]) step.at = moved(step.at, edit);
-        const [start, end, text] = edit;
-        const from = this.pending.reduce(moved, start);
-        const to = Math.max(from, this.pending.reduce(moved, end));
-        this.area.setRangeText(text, from, to, "preserve");
-        this.pending = this.pending.map(([s, e, t]) => /** @type {Replacement} */ ([moved(s, edit), moved(e, edit), t]));
+        /** @type {Replacement} */
+        let other = edit;
+        /** @param {Replacement[]} list */
+        const rebase = (list) =>
+          list.map((own) => {
+            const next = rebased(own, other);
+            other = over(other, own);
+            return next;
+          });
+        if (this.inflight) this.sent = rebase(this.sent);
+        this.pending = rebase(this.pending);
+        for (const step of [...this.undos, ...this.redos]) step.at = moved(step.at, other);
+        this.area.setRangeText(other[2], other[0], other[1], "preserve");
       }
       this.shadow = this.area.value;
       this.grow();

@@ -172,3 +172,43 @@ def test_an_ended_answer_edited_keeps_the_blocks_it_did_not_touch(
         message = page.locator(ASSISTANT).last
         content = message.locator('[data-part="content"]')
         expect(content.locator("p").first).to_have_text(re.compile(f"^Edit {round_}\\. "))
+
+
+def test_two_tabs_editing_one_streaming_answer_agree(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
+    """Two tabs type into the same answer at once while it streams (one at its very start, the
+    other after its first word): both end with the same text, the server's, with every typed
+    character and every streamed word in place, once."""
+    upstream.add("m", answer())
+    page.goto(bridge.http)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    ask(page, "write")
+    message = page.locator(ASSISTANT).last
+    expect(message.locator('[data-part="content"]')).to_contain_text("word2")
+    other = page.context.new_page()
+    other.goto(page.url)
+    expect(other.locator(ASSISTANT).last.locator('[data-part="content"]')).to_contain_text("word4")
+    editors = []
+    for tab in (page, other):
+        tab.get_by_role("button", name="Edit answer 1").click()
+        editors.append(tab.get_by_role("textbox", name="Markdown of answer 1"))
+    mine, theirs = "aaaa bbbb cccc ", "XXXX YYYY "
+    editors[0].evaluate("(area) => area.setSelectionRange(5, 5)")
+    editors[1].evaluate("(area) => area.setSelectionRange(0, 0)")
+    for index in range(max(len(mine), len(theirs))):
+        if index < len(mine):
+            page.keyboard.type(mine[index])
+        if index < len(theirs):
+            other.keyboard.type(theirs[index])
+        time.sleep(0.03)
+    expect(message).to_have_attribute("data-state", "done", timeout=30_000)
+    expected = (
+        theirs + "Intro" + mine + " paragraph.\n\nSecond paragraph stays as it was.\n\n" + "".join(WORDS)
+    )
+    expect(editors[0]).to_have_value(expected)
+    expect(editors[1]).to_have_value(expected)
+    conversation = page.evaluate("location.pathname").rsplit("/", 1)[-1]
+    stored = page.request.get(f"{bridge.http}/api/conversations/{conversation}").json()["messages"][-1]
+    assert stored["text"] == expected
+    other.close()

@@ -125,8 +125,9 @@ def test_regenerate_branches_from_the_same_question() -> None:
         assert again.answer.parent == first.user.id
         assert again.answer.id != first.answer.id
         assert [m.text for m in again.history] == ["q"]
-        _, branch = await store.transcript("u_a", cid)
+        _, branch, versions = await store.transcript("u_a", cid)
         assert [m.id for m in branch] == [first.user.id, again.answer.id]
+        assert versions == {again.answer.id: [first.answer.id, again.answer.id]}
         await store.save("t2", Progress(0, "new answer", 1), Ending("done"))
         with pytest.raises(NotFound):  # a question is not an answer to give again
             await store.begin(
