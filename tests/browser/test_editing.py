@@ -212,3 +212,27 @@ def test_two_tabs_editing_one_streaming_answer_agree(
     stored = page.request.get(f"{bridge.http}/api/conversations/{conversation}").json()["messages"][-1]
     assert stored["text"] == expected
     other.close()
+
+
+def test_a_reload_mid_stream_shows_the_edits_and_the_models_text(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
+    upstream.add("m", answer())
+    page.goto(bridge.http)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    ask(page, "write")
+    message = page.locator(ASSISTANT).last
+    expect(message.locator('[data-part="content"]')).to_contain_text("word3")
+    page.get_by_role("button", name="Edit answer 1").click()
+    editor = page.get_by_role("textbox", name="Markdown of answer 1")
+    editor.evaluate("(area) => area.setSelectionRange(0, 0)")
+    page.keyboard.type("Mine. ")
+    expect(message.locator('[data-part="edited"]')).to_be_visible()  # the server took it
+    page.reload()
+    message = page.locator(ASSISTANT).last
+    content = message.locator('[data-part="content"]')
+    expect(content).to_contain_text("Mine. Intro paragraph.")
+    expect(message).to_have_attribute("data-state", "streaming")  # still streaming, followed
+    expect(message).to_have_attribute("data-state", "done", timeout=30_000)
+    expect(content).to_contain_text("Mine. Intro paragraph.")
+    expect(content).to_contain_text("word149")
