@@ -4,6 +4,7 @@ scroll belong to the user, no raw syntax on screen, and the end is exactly the o
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,10 +133,18 @@ def test_scroll_latch_and_new_content_pill(page: Page, bridge: Running, upstream
     assert page.evaluate("document.querySelector('[data-inkstream]').chat.scroller.following") is True
 
 
+@pytest.fixture
+def paced_demo() -> Iterator[Running]:
+    # Slow enough for the page to show the tour in many states: the page takes fewer, larger
+    # frames on a slow machine (patch.js keeps its frames to a share of the main thread).
+    with serve(demo_ttft_ms=50, demo_tokens_per_second=200) as running:
+        yield running
+
+
 def test_no_raw_syntax_on_screen_mid_stream_and_at_the_end(
-    page: Page, demo: Running, artifacts: Path
+    page: Page, paced_demo: Running, artifacts: Path
 ) -> None:
-    page.goto(demo.http)
+    page.goto(paced_demo.http)
     page.evaluate(
         """() => { window.__seen = [];
           new MutationObserver(() => {
