@@ -17,6 +17,8 @@
 /** The least time between two batches of edits of an answer no turn streams (ms). */
 const STORED_EVERY_MS = 1000;
 
+import { growth, opOf, replacementsOf, transform } from "./operation.js";
+
 /** @typedef {import("./socket.js").Frame} Frame */
 /** @typedef {[number, number, string]} Replacement */
 /** One step the user can undo: at `at`, `removed` became `inserted`.
@@ -31,27 +33,6 @@ function moved(at, [start, end, text], after = false) {
   if (at < start || (at === start && !after)) return at;
   if (at >= end && !(at === start && after)) return at + text.length - (end - start);
   return start + text.length;
-}
-
-/**
- * Another page's edit, merged first, as it applies once this page's own replacement `own` is
- * made (both on the same text): behind ours where both insert at one point.
- * @param {Replacement} edit @param {Replacement} own @returns {Replacement}
- */
-function over([start, end, text], own) {
-  const from = moved(start, own);
-  return [from, Math.max(from, moved(end, own)), text];
-}
-
-/**
- * This page's replacement, not yet merged by the server, once another page's `edit` (merged
- * first) is made under it: as the server will transform it, the other's text first where both
- * insert at one point, and a range of ours never reaching over text it did not see.
- * @param {Replacement} mine @param {Replacement} edit @returns {Replacement}
- */
-function rebased([start, end, text], edit) {
-  const from = moved(start, edit, true);
-  return [from, start === end ? from : Math.max(from, moved(end, edit)), text];
 }
 
 /**
@@ -99,7 +80,7 @@ export class Editor {
     this.inflight = 0;
     /** @type {Set<string>} refs of the batches sent (an error names one) */
     this.refs = new Set();
-    /** @type {Replacement[]} the batch in flight (sent again if its turn ended first) */
+    /** @type {Replacement[][]} the batch in flight, an entry per edit sent (sent again if its turn ended first) */
     this.sent = [];
     /** when the last batch went (performance.now()) */
     this.sentAt = -Infinity;
@@ -158,7 +139,7 @@ export class Editor {
     this.inflight = 0;
     if (frame.code === "not_streaming") {
       // The turn ended before the batch reached it: it goes to the stored message.
-      this.pending = [...this.sent, ...this.pending];
+      this.pending = [...this.sent.flat(), ...this.pending];
       this.sent = [];
       this.flush();
       return true;
@@ -261,13 +242,54 @@ export class Editor {
     this.timer = 0;
     const edits = this.pending;
     this.pending = [];
-    this.sent = edits;
+    this.sent = edits.map((edit) => [edit]);
     this.sentAt = performance.now();
     // A turn acknowledges each edit with a frame of its own, a stored message the batch with one.
     this.inflight = "turn" in target ? edits.length : 1;
     const ref = this.env.newRef();
     this.refs.add(ref);
     this.env.send({ type: "edit", ...target, base: this.env.version(), edits, client: this.env.client, ref });
+  }
+
+  /**
+   * Another page's replacement, merged by the server before this page's own that it has not
+   * acknowledged yet (the batch in flight, then what is pending): made on the text without
+   * them, it is transformed over them, and they over it, by the server's own rule (where both
+   * insert at one point, the edit taken first comes first), so the texts end the same.
+   * @param {Replacement} edit
+   */
+  merge(edit) {
+    // Ours, in the order made: the batch in flight (each of its edits acknowledged on its own
+    // by a turn) then what is pending; each was made on the text the one before it left.
+    const groups = this.inflight ? this.sent : [];
+    const mine = [...groups.flatMap((group, index) => group.map((own) => ({ own, index }))),
+      ...this.pending.map((own) => ({ own, index: -1 }))];
+    let length = this.area.value.length;
+    const ops = new Array(mine.length);
+    for (let i = mine.length - 1; i >= 0; i--) {
+      const [start, end, text] = mine[i].own;
+      length -= text.length - (end - start);
+      ops[i] = opOf(mine[i].own, length);
+    }
+    // ``length`` is now the server's text before all of ours: the other's edit was made on it.
+    let other = opOf(edit, length);
+    /** @type {Replacement[][]} */
+    const sent = groups.map(() => []);
+    /** @type {Replacement[]} */
+    const pending = [];
+    ops.forEach((op, i) => {
+      const [after, ours] = transform(other, op);
+      other = after;
+      const parts = replacementsOf(ours);
+      if (mine[i].index >= 0) sent[mine[i].index].push(...parts);
+      else pending.push(...parts);
+    });
+    if (this.inflight) this.sent = sent;
+    this.pending = pending;
+    for (const replacement of replacementsOf(other)) {
+      for (const step of [...this.undos, ...this.redos]) step.at = moved(step.at, replacement);
+      this.area.setRangeText(replacement[2], replacement[0], replacement[1], "preserve");
+    }
   }
 
   /** A frame of the answer, as the message took it. @param {Frame} frame */
@@ -290,21 +312,7 @@ export class Editor {
       // acknowledged (the batch in flight, then what is pending): it is made on the text
       // without them, so it is moved over them to be made here, and they are rebased on it,
       // as the server transforms them (server/turns/merge.py).
-      for (const edit of /** @type {Replacement[]} */ (frame.edits ?? [])) {
-        /** @type {Replacement} */
-        let other = edit;
-        /** @param {Replacement[]} list */
-        const rebase = (list) =>
-          list.map((own) => {
-            const next = rebased(own, other);
-            other = over(other, own);
-            return next;
-          });
-        if (this.inflight) this.sent = rebase(this.sent);
-        this.pending = rebase(this.pending);
-        for (const step of [...this.undos, ...this.redos]) step.at = moved(step.at, other);
-        this.area.setRangeText(other[2], other[0], other[1], "preserve");
-      }
+      for (const edit of /** @type {Replacement[]} */ (frame.edits ?? [])) this.merge(edit);
       this.shadow = this.area.value;
       this.grow();
     }
