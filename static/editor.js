@@ -137,15 +137,22 @@ export class Editor {
   refused(frame) {
     if (!frame.ref || !this.refs.delete(frame.ref)) return false;
     this.inflight = 0;
-    if (frame.code === "not_streaming") {
-      // The turn ended before the batch reached it: it goes to the stored message.
+    if (frame.code === "not_streaming" || frame.code === "streaming" || frame.code === "rate_limited") {
+      // The turn ended before the batch reached it (it goes to the stored message), a Continue
+      // began (to its turn), or the server wants them slower: sent again.
       this.pending = [...this.sent.flat(), ...this.pending];
       this.sent = [];
+      if (frame.code === "rate_limited") this.sentAt = performance.now();
       this.flush();
       return true;
     }
     this.note(`An edit could not be saved: ${frame.message ?? frame.code}`);
     return true;
+  }
+
+  /** Whether edits are still on their way to the server. */
+  get busy() {
+    return this.inflight > 0 || this.pending.length > 0;
   }
 
   /** @param {string} text */

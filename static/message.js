@@ -87,6 +87,10 @@ export class AssistantMessage {
     this.original = null;
     /** @type {import("./editor.js").Editor | null} the open editor of its markdown */
     this.editor = null;
+    /** @type {import("./editor.js").Editor | null} a closed editor whose last edits are still on their way */
+    this.draining = null;
+    /** how it had ended before a Continue (shown again if the Continue is refused) */
+    this.before = { state: "done", finishReason: /** @type {string | null} */ (null) };
     /** @type {string | null} */
     this.turn = null;
     /** @type {string | null} the stored message's id (known once the turn's `start` names it) */
@@ -372,7 +376,7 @@ export class AssistantMessage {
     this.typingEl.hidden = state !== "streaming";
     // Edits are merged by the turn while it streams, by the stored message after (docs/protocol.md, `edit`).
     this.editButton.hidden = state !== "streaming" && !this.editor && !this.id;
-    if (state !== "streaming") this.editor?.ended();
+    if (state !== "streaming") (this.editor ?? this.draining)?.ended();
   }
 
   get streaming() {
@@ -432,7 +436,7 @@ export class AssistantMessage {
       this.markEdited(true);
       this.waiting = this.waiting.filter(([at]) => at <= this.chars);
     }
-    if (frame.type === "delta" || frame.type === "edit") this.editor?.take(frame);
+    if (frame.type === "delta" || frame.type === "edit") (this.editor ?? this.draining)?.take(frame);
     const generation = this.generation;
     this.patcher.enqueue(frame.ops ?? [], () => {
       if (generation !== this.generation) return;
@@ -494,7 +498,7 @@ export class AssistantMessage {
     this.chars = this.text.length;
     this.version = frame.v ?? this.version;
     this.markEdited(true);
-    this.editor?.take(frame);
+    (this.editor ?? this.draining)?.take(frame);
     if (!this.replaceElements(frame)) this.onStale?.();
   }
 

@@ -177,7 +177,8 @@ export class Transcript {
       const thread = await this.env.fetchThread(id);
       const stored = thread.messages.find((m) => m.id === message.id);
       if (stored && typeof stored.html === "string" && this.conversation === id && !message.streaming) {
-        message.fill(stored.html);
+        message.fill(stored.html, { text: stored.text, original: stored.original });
+        if (typeof stored.version === "number") message.version = stored.version;
       }
     } catch {
       // The next revision, or a reload, shows it.
@@ -265,6 +266,8 @@ export class Transcript {
     const button = message.editButton;
     if (message.editor) {
       message.editor.close();
+      // Edits still on their way are sent once the server has taken the ones before them.
+      message.draining = message.editor.busy ? message.editor : null;
       message.editor = null;
       button.textContent = "Edit";
       button.setAttribute("aria-label", `Edit answer ${message.number}`);
@@ -338,6 +341,7 @@ export class Transcript {
     if (!message.id || !this.conversation || this.streaming) return;
     this.env.composerNote(null);
     if (message.turn) this.byTurn.delete(message.turn);
+    message.before = { state: message.state, finishReason: message.finishReason };
     message.resume();
     message.observed = true;
     message.ref = this.newRef();
@@ -359,6 +363,12 @@ export class Transcript {
         return;
       }
     }
+  }
+
+  /** The id of the last message shown. */
+  lastId() {
+    const last = this.entries[this.entries.length - 1];
+    return last ? (last.role === "user" ? last.id : last.message.id) : null;
   }
 
   /** What each message offers while nothing streams: Continue on the last answer, when it
@@ -520,6 +530,10 @@ export class Transcript {
       case "message":
         this.onStored(frame);
         return;
+      case "branch":
+        // Another tab chose another version: this one shows that branch too.
+        if (frame.conversation === this.conversation && !this.streaming && this.lastId() !== frame.head) this.env.resync();
+        return;
       case "edit":
         if (!frame.turn) {
           this.onRevised(frame);
@@ -659,11 +673,17 @@ export class Transcript {
   onRevised(frame) {
     if (frame.conversation !== this.conversation) return;
     for (const entry of this.entries) {
-      if (entry.role === "assistant" && entry.message.id === frame.message && !entry.message.streaming) {
-        entry.message.revised(frame);
-        this.actions();
-        this.env.grew();
+      if (entry.role !== "assistant" || entry.message.id !== frame.message) continue;
+      const message = entry.message;
+      if (message.streaming) {
+        // Stored just before a Continue began (its text is in the turn's): the editor's
+        // acknowledgement all the same.
+        if (frame.origin === this.client) (message.editor ?? message.draining)?.take(frame);
+        continue;
       }
+      message.revised(frame);
+      this.actions();
+      this.env.grew();
     }
   }
 
@@ -692,7 +712,9 @@ export class Transcript {
   /** A protocol error; one naming a frame of a message (its start, or a resubscribe) fails that
    * message, with Retry. @param {Frame} frame */
   onError(frame) {
-    for (const entry of this.entries) if (entry.role === "assistant" && entry.message.editor?.refused(frame)) return;
+    for (const entry of this.entries) {
+      if (entry.role === "assistant" && (entry.message.editor ?? entry.message.draining)?.refused(frame)) return;
+    }
     for (const [turn, ref] of this.watched) if (ref === frame.ref) this.watched.delete(turn);
     const found = this.byErrorRef(frame.ref);
     // A refused start recorded nothing and streams nothing: the composer says so (below), not
@@ -707,7 +729,7 @@ export class Transcript {
     this.pendingStarts.delete(frame.ref);
     const refused = REFUSED[/** @type {keyof typeof REFUSED} */ (frame.code)];
     const request = this.requests.get(message);
-    if (starting && refused && request && "text" in request) {
+    if (starting && refused && request && "text" in request && !request.replaces) {
       // Nothing was stored: the question goes back into the box, with why.
       const index = this.entries.findIndex((e) => e.role === "assistant" && e.message === message);
       this.truncate(Math.max(0, index - 1));
@@ -718,11 +740,16 @@ export class Transcript {
       if (frame.code === "conversation_busy") this.env.resync();
       return;
     }
-    if (starting && request && "continues" in request) {
-      // Nothing changed on the server: the answer is shown as it is stored.
+    if (starting && request && !("text" in request && !request.replaces)) {
+      // A Continue, a Regenerate or a question sent again: nothing changed on the server, so
+      // the conversation is shown as it is stored (the answer as it was meanwhile).
+      const why = refused ?? frame.message ?? "That could not be done.";
       message.stale = false;
-      this.env.composerNote(refused ?? frame.message ?? "The answer could not be continued.");
-      this.env.announcer.say(refused ?? frame.message ?? "");
+      if ("continues" in request) message.end({ type: "end", state: message.before.state, finish_reason: message.before.finishReason });
+      else message.end({ type: "end", state: "error", error: { message: frame.message } });
+      this.changed();
+      this.env.composerNote(why);
+      this.env.announcer.say(why);
       this.env.resync();
       return;
     }

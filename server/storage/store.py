@@ -116,10 +116,11 @@ class Store:
         branch = _branch(rows, found.head)
         return found, branch, _versions(rows, branch)
 
-    async def show(self, owner: str, conversation: str, message: str) -> None:
+    async def show(self, owner: str, conversation: str, message: str) -> str:
         """Put the branch through ``message`` on screen: the head becomes the newest message
-        under it (its latest version of each reply, all the way down). Raises ``NotFound``
-        and ``Busy`` (an answer of the conversation streams: its branch stays)."""
+        under it (its latest version of each reply, all the way down); that message's id.
+        Raises ``NotFound`` and ``Busy`` (an answer of the conversation streams: its branch
+        stays)."""
         async with self._transaction() as db:
             found = await self._conversation(db, owner, conversation)
             rows = await self._messages(db, conversation)
@@ -138,6 +139,7 @@ class Store:
                 .where(conversations.c.id == found.id, _is(conversations.c.head, found.head))
                 .values(head=leaf)
             )
+        return leaf
 
     async def rename(self, owner: str, conversation: str, title: str) -> Conversation:
         title = " ".join(title.split())[:TITLE] or "New chat"
@@ -255,7 +257,11 @@ class Store:
                 raise NotFound("last answer")
             result = await db.execute(
                 update(messages)
-                .where(messages.c.id == old.id, messages.c.state != STREAMING)
+                .where(
+                    messages.c.id == old.id,
+                    messages.c.state != STREAMING,
+                    messages.c.version == old.version,  # an edit since the read: try again
+                )
                 .values(state=STREAMING, turn=turn, error=None, finish_reason=None, updated_ms=now)
             )
             if result.rowcount != 1:

@@ -63,9 +63,10 @@ class Seam:
     * whitespace the text ends with is not doubled: the continuation's leading spaces are
       dropped after a space, its leading newlines count with the text's (at most as many as
       the larger of the two);
-    * a continuation starting on a word right after a sentence's punctuation gets its space;
-      asked in a user message (``user``), also right after a word (a prefill may continue a
-      word in the middle, so there it never does);
+    * asked in a user message (``user``), a continuation starting on a word right after a
+      word or a sentence's punctuation gets its space: such a model starts afresh. A prefill
+      continues the text's own tokens and sends its space itself when one belongs there
+      (``3.`` then ``14``, a word cut in the middle), so there the seam adds none;
     * asked in a user message, a continuation that starts by echoing the text's end (at least
       ECHO_LEAST characters of it) loses the echo.
     """
@@ -120,9 +121,7 @@ class Seam:
         if space or not body:
             return space + body
         before = tail[-1]
-        if _WORD.match(body[0]) and (
-            before in _SENTENCE_END or (self._mode == "user" and _WORD.match(before))
-        ):
+        if self._mode == "user" and _WORD.match(body[0]) and (before in _SENTENCE_END or _WORD.match(before)):
             return " " + body
         return body
 

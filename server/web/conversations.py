@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from ..errors import Busy, NotFound, StorageError
 from ..storage.store import Store
 from .pages import render_page
+from .protocol import branch_frame
 from .socket import origin_allowed
 from .transcript import PAGE_RENDERED, as_json, as_markdown, filename, page_boot
 
@@ -97,7 +98,7 @@ async def branch(request: Request) -> Response:
         return _error("invalid", "Send a JSON object with a string 'message' (a message's id).", 400)
     store, owner, cid = _store(request), _owner(request), request.path_params["cid"]
     try:
-        await store.show(owner, cid, message)
+        head = await store.show(owner, cid, message)
         found, messages, versions = await store.transcript(owner, cid)
     except NotFound:
         return not_found()
@@ -105,6 +106,8 @@ async def branch(request: Request) -> Response:
         return _error("conversation_busy", "An answer is still streaming here: wait for it to end.", 409)
     except StorageError as error:
         return _unavailable(error)
+    # Other tabs on this conversation show the branch too: a question asked there goes after it.
+    request.app.state.services.watchers.tell(cid, branch_frame(cid, head))
     return JSONResponse(page_boot(found, messages, request.app.state.markdown, versions=versions))
 
 

@@ -255,6 +255,12 @@ def revised_frame(
     }  # fmt: skip
 
 
+def branch_frame(conversation: str, head: str) -> dict[str, Any]:
+    """The branch on screen of a watched conversation changed (a version was chosen in another
+    tab): ``head`` is its last message now."""
+    return {"type": "branch", "conversation": conversation, "head": head}
+
+
 def storage_frame(turn: str, ok: bool, message: str) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "storage", "ok": ok, "turn": turn, "message": message}
     if not ok:

@@ -62,6 +62,8 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 4008
 FOLLOWED_KEPT = 64
+REVISIONS_PER_SECOND = 2.0  # edits of stored answers per socket (each renders the answer whole)
+REVISIONS_BURST = 4
 
 
 def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: tuple[str, ...]) -> bool:
@@ -123,6 +125,7 @@ class Connection:
         self._woken = False  # frames arrived while the sender was busy
         loop = asyncio.get_running_loop()
         self._bucket = TokenBucket(settings.client_frames_per_second, settings.client_burst, loop.time())
+        self._revising = TokenBucket(REVISIONS_PER_SECOND, REVISIONS_BURST, loop.time())
         self._strikes = 0
         self._last_warning = -1e9
         self._loop = loop
@@ -276,6 +279,9 @@ class Connection:
                 await self._hub.edit(frame.turn, frame.base, edits, frame.client, frame.ref, user=self._user)
             return
         assert frame.message is not None
+        # Each renders the answer again whole: a page sends at most one a second.
+        if not self._revising.take(self._loop.time()):
+            raise ProtocolError("rate_limited", "Edits of a stored answer come at most a few a second.")
         with self._stored(frame.ref):
             revised = await self._services.revisions.edit(
                 self._user, frame.message, frame.base, edits, frame.client

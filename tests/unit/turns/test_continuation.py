@@ -23,7 +23,9 @@ def joined(text: str, pieces: list[str], mode: Mode = "assistant") -> str:
         ("Para.\n\n", "\n\nNext", "assistant", "Para.\n\nNext"),  # nor a blank line
         ("Para.\n", "\nNext", "assistant", "Para.\nNext"),
         ("Para.\n", "\n\nNext", "assistant", "Para.\n\nNext"),  # the newline it lacked
-        ("Done.", "The end", "assistant", "Done. The end"),  # the space it lacked
+        ("Done.", "The end", "user", "Done. The end"),  # the space it lacked
+        ("3.", "14159", "assistant", "3.14159"),  # a prefill sends its own space, or none
+        ("https://example.", "com/x", "assistant", "https://example.com/x"),
         ("wor", "ld", "assistant", "world"),  # a prefill goes on inside a word
         ("wor", "ld", "user", "wor ld"),  # asked in words, the model starts a new one
         ("a list:\n\n- one", "\n- two", "assistant", "a list:\n\n- one\n- two"),
