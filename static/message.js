@@ -137,39 +137,23 @@ export class AssistantMessage {
    * turn's `start` brings it rendered as the stream goes on from it.
    */
   resume() {
-    this.generation += 1;
-    this.htmlLater = false;
-    this.patcher.reset({ keep: true });
-    this.codeNumbers.clear();
-    this.turn = null;
-    this.lastSeq = -1;
+    this.newTurn({ keep: true });
     this.stale = true;
-    this.errorEl.hidden = true;
-    this.errorEl.textContent = "";
-    this.retryButton.hidden = true;
-    this.sentAt = performance.now();
-    this.firstAt = null;
-    this.lastAt = 0;
-    this.maxLag = 0;
     this.deltas = 0;
     this.waiting = [];
-    this.tokens = undefined;
-    this.stats = null;
     this.setState("streaming");
     this.renderMetrics();
   }
 
-  /** Start over for a (re)sent turn. */
-  reset() {
+  /** What a new turn of this answer starts without: its predecessor's turn, figures and error.
+   * @param {{keep?: boolean}} [how] keep: the content stays shown (see Patcher.reset) */
+  newTurn({ keep = false } = {}) {
     this.generation = (this.generation ?? 0) + 1;
     this.htmlLater = false;
-    this.patcher.reset();
+    this.patcher.reset({ keep });
     this.codeNumbers.clear();
     this.turn = null;
     this.lastSeq = -1;
-    this.forgetText();
-    this.tools.clear();
-    this.toolsEl.replaceChildren();
     this.errorEl.hidden = true;
     this.errorEl.textContent = "";
     this.retryButton.hidden = true;
@@ -178,8 +162,16 @@ export class AssistantMessage {
     this.lastAt = 0;
     this.maxLag = 0;
     this.tokens = undefined;
-    this.stale = false;
     this.stats = null;
+  }
+
+  /** Start over for a (re)sent turn. */
+  reset() {
+    this.newTurn();
+    this.forgetText();
+    this.tools.clear();
+    this.toolsEl.replaceChildren();
+    this.stale = false;
     this.setState("streaming");
     this.renderMetrics();
   }

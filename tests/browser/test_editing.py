@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from server.demo.resume import rest_of
 from server.demo.scripts import Answers
@@ -26,15 +26,21 @@ def answer() -> Scenario:
     return paced_answer([OPENING, "Second paragraph stays as it was.\n\n", *WORDS], 30.0)
 
 
-def test_typing_at_the_start_while_it_streams_keeps_every_word_and_the_caret(
-    page: Page, bridge: Running, upstream: FakeUpstream
-) -> None:
+def streaming(page: Page, bridge: Running, upstream: FakeUpstream, *, until: str) -> Locator:
+    """Ask for the paced answer; its article once it shows ``until``."""
     upstream.add("m", answer())
     page.goto(bridge.http)
     expect(page.locator("#connection")).to_have_attribute("data-state", "open")
     ask(page, "write")
     message = page.locator(ASSISTANT).last
-    expect(message.locator('[data-part="content"]')).to_contain_text("word3")
+    expect(message.locator('[data-part="content"]')).to_contain_text(until)
+    return message
+
+
+def test_typing_at_the_start_while_it_streams_keeps_every_word_and_the_caret(
+    page: Page, bridge: Running, upstream: FakeUpstream
+) -> None:
+    message = streaming(page, bridge, upstream, until="word3")
     untouched = message.locator('[data-part="content"] p', has_text="Second paragraph")
     untouched.evaluate("(p) => { window.__untouched = p; }")
     page.get_by_role("button", name="Edit answer 1").click()
@@ -180,12 +186,7 @@ def test_two_tabs_editing_one_streaming_answer_agree(
     """Two tabs type into the same answer at once while it streams (one at its very start, the
     other after its first word): both end with the same text, the server's, with every typed
     character and every streamed word in place, once."""
-    upstream.add("m", answer())
-    page.goto(bridge.http)
-    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
-    ask(page, "write")
-    message = page.locator(ASSISTANT).last
-    expect(message.locator('[data-part="content"]')).to_contain_text("word2")
+    message = streaming(page, bridge, upstream, until="word2")
     other = page.context.new_page()
     other.goto(page.url)
     expect(other.locator(ASSISTANT).last.locator('[data-part="content"]')).to_contain_text("word4")
@@ -217,12 +218,7 @@ def test_two_tabs_editing_one_streaming_answer_agree(
 def test_a_reload_mid_stream_shows_the_edits_and_the_models_text(
     page: Page, bridge: Running, upstream: FakeUpstream
 ) -> None:
-    upstream.add("m", answer())
-    page.goto(bridge.http)
-    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
-    ask(page, "write")
-    message = page.locator(ASSISTANT).last
-    expect(message.locator('[data-part="content"]')).to_contain_text("word3")
+    message = streaming(page, bridge, upstream, until="word3")
     page.get_by_role("button", name="Edit answer 1").click()
     editor = page.get_by_role("textbox", name="Markdown of answer 1")
     editor.evaluate("(area) => area.setSelectionRange(0, 0)")
