@@ -33,6 +33,14 @@ Level = Literal["critical", "error", "warning", "info", "debug", "trace"]
 ContinueMode = Literal["assistant", "continue_final_message", "user"]
 
 
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+
+
+def _is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
 def _named(variable: str) -> Any:
     """A field read from ``variable`` rather than from INKSTREAM_ + its own name."""
     return AliasChoices(variable)
@@ -66,6 +74,16 @@ class Settings(BaseSettings):
     # (INKSTREAM_CONTINUE_MODELS="gpt-4o=user,qwen3=continue_final_message").
     continue_mode: ContinueMode = Field("assistant", validation_alias=_named(PREFIX + "CONTINUE"))
     continue_models: Annotated[tuple[tuple[str, ContinueMode], ...], NoDecode] = ()
+
+    # Tools (server/tools): the built-in ones on ("all", "none", or their names), Python
+    # functions named by import path ("package.module:function"), MCP servers (a command line
+    # for stdio or an http(s) URL for streamable HTTP, ";"-separated, each maybe "name=" first).
+    tools: Annotated[tuple[str, ...], NoDecode] = ("all",)
+    python_tools: Annotated[tuple[str, ...], NoDecode] = ()
+    mcp_servers: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()
+    tool_timeout: Positive = 30.0  # seconds a tool may run before its call fails
+    tool_timeouts: Annotated[tuple[tuple[str, float], ...], NoDecode] = ()  # per tool name
+    max_tool_rounds: Count = 8  # rounds of tool calls one answer may take
 
     # Turns.
     # An unwatched turn is cancelled after this; 0: never (a disconnect is never a stop: the
@@ -242,6 +260,67 @@ class Settings(BaseSettings):
                 )
             pairs.append((model.strip(), mode.strip()))
         return tuple(pairs)
+
+    @field_validator("tools", "python_tools", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    @field_validator("python_tools")
+    @classmethod
+    def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            module, colon, name = item.partition(":")
+            if not colon or not _DOTTED.fullmatch(module) or not name.isidentifier():
+                raise ValueError(f"takes comma-separated package.module:function paths, got {item!r}")
+        return value
+
+    @field_validator("mcp_servers", mode="before")
+    @classmethod
+    def _mcp(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        servers: list[tuple[str, str]] = []
+        for item in value.split(";"):
+            item = item.strip()
+            if not item:
+                continue
+            name, equals, rest = item.partition("=")
+            if equals and _NAME.fullmatch(name.strip()) and rest.strip():
+                name, target = name.strip(), rest.strip()
+            else:
+                target = item
+                name = urlsplit(target).hostname or "" if _is_url(target) else target.split()[0]
+                name = re.sub(r"[^A-Za-z0-9_-]+", "_", name.rsplit("/", 1)[-1]).strip("_") or "mcp"
+            if any(name == taken for taken, _ in servers):
+                raise ValueError(f"names two MCP servers {name!r}; put name= before one of them")
+            servers.append((name, target))
+        return tuple(servers)
+
+    @field_validator("tool_timeouts", mode="before")
+    @classmethod
+    def _timeouts(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            name, equals, seconds = item.partition("=")
+            try:
+                number = float(seconds)
+            except ValueError:
+                number = -1.0
+            if not equals or not name.strip() or not (0 < number < float("inf")):
+                raise ValueError(f"takes comma-separated tool=seconds pairs, got {item.strip()!r}")
+            pairs.append((name.strip(), number))
+        return tuple(pairs)
+
+    def timeout_for(self, tool: str) -> float:
+        """How long ``tool`` may run before its call fails."""
+        return next((seconds for name, seconds in self.tool_timeouts if name == tool), self.tool_timeout)
 
     def continue_mode_for(self, model: str) -> ContinueMode:
         """How ``model`` is asked to continue an answer."""

@@ -293,3 +293,45 @@ def test_allowed_hosts_are_read_and_checked() -> None:
     assert settings.trusted_hosts() == ("chat.example.com", "*.example.org")
     with pytest.raises(ConfigError, match="INKSTREAM_ALLOWED_HOSTS"):
         Settings.from_environ({"INKSTREAM_ALLOWED_HOSTS": "bad host!"})
+
+
+def test_tool_settings_are_read() -> None:
+    settings = Settings.from_environ(
+        {
+            "INKSTREAM_TOOLS": " calculator , current_time ",
+            "INKSTREAM_PYTHON_TOOLS": "tests.support.tools:slow_echo,pkg.mod:fn",
+            "INKSTREAM_MCP_SERVERS": (
+                "files=python -m srv --root=/tmp; https://mcp.example.com/mcp; /usr/bin/git-mcp run"
+            ),
+            "INKSTREAM_TOOL_TIMEOUTS": "slow_echo=0.5, search_docs=4",
+            "INKSTREAM_MAX_TOOL_ROUNDS": "3",
+        }
+    )
+    assert settings.tools == ("calculator", "current_time")
+    assert settings.python_tools == ("tests.support.tools:slow_echo", "pkg.mod:fn")
+    # A name before "=" names the server; otherwise the URL's host or the command's file does.
+    assert settings.mcp_servers == (
+        ("files", "python -m srv --root=/tmp"),
+        ("mcp_example_com", "https://mcp.example.com/mcp"),
+        ("git-mcp", "/usr/bin/git-mcp run"),
+    )
+    assert settings.timeout_for("slow_echo") == 0.5
+    assert settings.timeout_for("calculator") == settings.tool_timeout == 30.0
+    assert settings.max_tool_rounds == 3
+    assert Settings().tools == ("all",)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INKSTREAM_PYTHON_TOOLS", "no_colon"),
+        ("INKSTREAM_PYTHON_TOOLS", "pkg.mod:not-an-identifier"),
+        ("INKSTREAM_MCP_SERVERS", "a=python one.py; a=python two.py"),
+        ("INKSTREAM_TOOL_TIMEOUTS", "slow=fast"),
+        ("INKSTREAM_TOOL_TIMEOUTS", "slow=0"),
+        ("INKSTREAM_MAX_TOOL_ROUNDS", "0"),
+    ],
+)
+def test_bad_tool_settings_name_their_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_environ({name: value})
