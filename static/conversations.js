@@ -12,7 +12,8 @@
  *   usage?: {completion_tokens?: number}, finish_reason?: string | null, ttft_ms?: number,
  *   tokens_per_second?: number, duration_ms?: number, model?: string, turn?: string,
  *   created_ms: number, html?: string, html_later?: boolean, version?: number,
- *   original?: string, edited?: boolean, versions?: string[]}} StoredMessage
+ *   original?: string, edited?: boolean, versions?: string[],
+ *   tool_calls?: import("./steps.js").StoredCall[]}} StoredMessage
  */
 /** @typedef {{conversation: Conversation, messages: StoredMessage[]}} Thread */
 

@@ -2,6 +2,7 @@
 // One assistant answer: its article, its patched content, its state, metrics and error.
 
 import { Patcher, chunked } from "./patch.js";
+import { ToolCalls } from "./steps.js";
 import { Versions } from "./versions.js";
 
 /** @typedef {import("./socket.js").Frame} Frame */
@@ -105,8 +106,7 @@ export class AssistantMessage {
     this.lastSeq = -1;
     this.text = "";
     this.state = "streaming";
-    /** @type {Map<number, {name?: string, id?: string, arguments: string, el?: HTMLElement}>} */
-    this.tools = new Map();
+    this.steps = new ToolCalls(this.toolsEl);
     /** @type {((frame: Frame) => void) | undefined} called once a frame is on screen */
     this.onShown = undefined;
     /** @type {(() => void) | undefined} what is shown is not what the server holds: fetch it again */
@@ -169,8 +169,7 @@ export class AssistantMessage {
   reset() {
     this.newTurn();
     this.forgetText();
-    this.tools.clear();
-    this.toolsEl.replaceChildren();
+    this.steps.clear();
     this.stale = false;
     this.setState("streaming");
     this.renderMetrics();
@@ -201,8 +200,7 @@ export class AssistantMessage {
     this.version = typeof stored.version === "number" ? stored.version : 0;
     this.waiting = [];
     this.firstAt = null;
-    this.tools.clear();
-    this.toolsEl.replaceChildren();
+    this.steps.restore(stored.tool_calls);
     const generation = this.generation;
     // An older answer of a conversation the page opened with: its HTML is fetched (the caller's).
     this.htmlLater = stored.html === undefined && Boolean(stored.html_later);
@@ -356,8 +354,7 @@ export class AssistantMessage {
     this.codeNumbers.clear();
     this.lastSeq = -1;
     this.forgetText();
-    this.tools.clear();
-    this.toolsEl.replaceChildren();
+    this.steps.clear();
   }
 
   /** @param {string} state */
@@ -415,8 +412,9 @@ export class AssistantMessage {
       if (typeof frame.v === "number") this.version = frame.v;
       this.deltas += frame.n ?? 0;
       this.lastAt = receivedAt;
-      if (frame.tools) this.applyTools(frame.tools);
+      if (frame.tools) this.steps.fragments(frame.tools);
     }
+    if (frame.type === "step") this.steps.step(/** @type {import("./steps.js").StepUpdate} */ (/** @type {unknown} */ (frame)));
     if (frame.type === "edit") {
       // An edit of this answer (from this page or another), merged by the server: its ranges
       // apply to the text as it stood, in order (they come highest first).
@@ -447,29 +445,6 @@ export class AssistantMessage {
       this.onShown?.(frame);
     });
     return true;
-  }
-
-  /** @param {Array<{index: number, id?: string, name?: string, arguments: string}>} fragments */
-  applyTools(fragments) {
-    for (const fragment of fragments) {
-      let call = this.tools.get(fragment.index);
-      if (!call) {
-        call = { arguments: "" };
-        this.tools.set(fragment.index, call);
-        const el = this.article.ownerDocument.createElement("details");
-        el.className = "tool-call";
-        el.open = true;
-        el.innerHTML = '<summary><span class="tool-name"></span></summary><pre class="tool-args"></pre>';
-        this.toolsEl.appendChild(el);
-        call.el = el;
-      }
-      if (fragment.id) call.id = fragment.id;
-      if (fragment.name) call.name = fragment.name;
-      call.arguments += fragment.arguments ?? "";
-      const el = /** @type {HTMLElement} */ (call.el);
-      /** @type {HTMLElement} */ (el.querySelector(".tool-name")).textContent = `Tool call: ${call.name ?? "…"}`;
-      /** @type {HTMLElement} */ (el.querySelector(".tool-args")).textContent = call.arguments;
-    }
   }
 
   /** Whether Continue makes sense: it stopped short of its end, or its text is no longer the model's. */

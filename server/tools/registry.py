@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -71,7 +71,7 @@ class Tool:
         docstring's first paragraph is the description."""
         if not inspect.iscoroutinefunction(function):
             raise TypeError(f"{function.__qualname__} is not an async function")
-        adapter = TypeAdapter(function)
+        adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, function))
         schema = _plain(adapter.json_schema())
         doc = inspect.getdoc(function) or ""
         description = doc.split("\n\n", 1)[0].replace("\n", " ").strip()

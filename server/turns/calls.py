@@ -48,15 +48,7 @@ class Call:
         return self.pieces[0] if self.pieces else ""
 
     def preview(self) -> Any:
-        """The arguments as far as they parse (a dict growing key by key), or None when
-        nothing parses yet or they are too large to parse on every fragment."""
-        text = self.arguments
-        if not text.strip() or len(text) > MAX_PREVIEW:
-            return None
-        try:
-            return from_json(text, allow_partial="trailing-strings")
-        except ValueError:
-            return None
+        return preview(self.arguments)
 
 
 class Calls:
@@ -112,6 +104,17 @@ class Calls:
         self.calls.append(call)
         self._by_index[delta.index] = call
         return call
+
+
+def preview(text: str) -> Any:
+    """Arguments as far as they parse (a dict growing key by key), or None when nothing
+    parses yet or they are too large to parse on every fragment."""
+    if not text.strip() or len(text) > MAX_PREVIEW:
+        return None
+    try:
+        return from_json(text, allow_partial="trailing-strings")
+    except ValueError:
+        return None
 
 
 def _object(text: str) -> bool:

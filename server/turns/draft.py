@@ -23,6 +23,8 @@ from .log import (
     TextAppended,
     TextEdited,
     ToolCallFragment,
+    ToolFinished,
+    ToolStarted,
     TurnEvent,
     UsageReported,
 )
@@ -108,12 +110,24 @@ class Draft:
                 self._edit(event)
                 self._pending(now)
             elif isinstance(event, ToolCallFragment):
-                call = self._calls.setdefault(event.index, {"index": event.index, "arguments": ""})
+                call = self._calls.setdefault(
+                    event.call,
+                    {"call": event.call, "round": event.round, "index": event.index, "arguments": "",
+                     "state": "streaming"},
+                )  # fmt: skip
                 if event.id is not None:
                     call["id"] = event.id
                 if event.name is not None:
                     call["name"] = event.name
                 call["arguments"] += event.arguments
+                self._changed = True
+                self._pending(now)
+            elif isinstance(event, ToolStarted | ToolFinished):
+                call = self._calls.setdefault(event.call, {"call": event.call, "arguments": ""})
+                if isinstance(event, ToolStarted):
+                    call["state"] = "running"
+                else:
+                    call.update(state="done" if event.ok else "failed", result=event.result, ms=event.ms)
                 self._changed = True
                 self._pending(now)
             elif isinstance(event, UsageReported):

@@ -40,10 +40,26 @@ class StartFrame(TypedDict):
 
 
 class ToolFragment(TypedDict):
-    index: int
-    arguments: str
+    call: int  # the call's number in the turn: the page's key
+    round: int
+    index: int  # the upstream's
+    arguments: str  # the arguments' text since the previous fragment
     id: NotRequired[str]
     name: NotRequired[str]
+    args: NotRequired[Any]  # the arguments so far, partially parsed (calls.py), when they parse
+
+
+class StepFrame(TypedDict):
+    """A tool call's state changed: it runs (``running``), or has its result (``done``,
+    ``failed``: ``result`` is what the model is given, ``ms`` how long it ran)."""
+
+    type: Literal["step"]
+    turn: str
+    seq: int
+    call: int
+    state: Literal["running", "done", "failed"]
+    result: NotRequired[str]
+    ms: NotRequired[float]
 
 
 class DeltaFrame(TypedDict):
@@ -98,7 +114,7 @@ class EndFrame(TypedDict):
     reason: NotRequired[str]
 
 
-Frame = StartFrame | DeltaFrame | EditFrame | EndFrame
+Frame = StartFrame | DeltaFrame | EditFrame | StepFrame | EndFrame
 
 
 def encode(frame: Mapping[str, Any]) -> str:

@@ -106,14 +106,35 @@ class TextEdited:
 @dataclass(frozen=True, slots=True)
 class ToolCallFragment:
     """Pieces of one tool call since the previous batch: ``arguments`` pieces join in order
-    per ``index``; ``id`` and ``name`` come once."""
+    per ``call`` (its number in the turn, calls.py); ``id`` and ``name`` come with its first."""
 
     seq: int
-    index: int
+    call: int
+    round: int
+    index: int  # the upstream's
     id: str | None
     name: str | None
     arguments: str
     deltas: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted:
+    """A call's arguments are complete and it runs now."""
+
+    seq: int
+    call: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished:
+    """A call's result, which goes back to the model as its ``tool`` message."""
+
+    seq: int
+    call: int
+    ok: bool
+    result: str
+    ms: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,4 +163,13 @@ class Finished:
     chars: int = 0
 
 
-TurnEvent = Started | TextAppended | TextEdited | ToolCallFragment | UsageReported | Finished
+TurnEvent = (
+    Started
+    | TextAppended
+    | TextEdited
+    | ToolCallFragment
+    | ToolStarted
+    | ToolFinished
+    | UsageReported
+    | Finished
+)

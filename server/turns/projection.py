@@ -21,8 +21,19 @@ from ..markdown.document import StreamRenderer
 from ..markdown.engine import Markdown
 from ..markdown.ops import Op
 from ..markdown.revision import revise
-from .frames import DeltaFrame, EditFrame, EndFrame, Frame, StartFrame, ToolFragment
-from .log import Finished, Started, TextAppended, TextEdited, ToolCallFragment, TurnEvent, UsageReported
+from .calls import preview
+from .frames import DeltaFrame, EditFrame, EndFrame, Frame, StartFrame, StepFrame, ToolFragment
+from .log import (
+    Finished,
+    Started,
+    TextAppended,
+    TextEdited,
+    ToolCallFragment,
+    ToolFinished,
+    ToolStarted,
+    TurnEvent,
+    UsageReported,
+)
 
 RENDER_SHARE = 10.0  # renders may use at most 1/RENDER_SHARE of the time, per turn
 # HTML one frame's operations carry at most (a single block may be bigger): a render owed for a
@@ -46,6 +57,7 @@ class Projection:
         self._shown = 0
         self._usage: UsageReported | None = None
         self._version = 0  # of the text, as merge.Document counts: one per append, per edit
+        self._arguments: dict[int, list[str]] = {}  # each tool call's arguments so far
         self.ended = False
 
     @property
@@ -84,8 +96,13 @@ class Projection:
                     text, tools, deltas = [], [], 0
                 frames.append(self._edited(event))
             elif isinstance(event, ToolCallFragment):
-                tools.append(_fragment(event))
+                tools.append(self._fragment(event))
                 deltas += event.deltas
+            elif isinstance(event, ToolStarted | ToolFinished):
+                if text or tools:
+                    frames += self._delta("".join(text), deltas, tools, render=False, now=now)
+                    text, tools, deltas = [], [], 0
+                frames.append(self._step(event))
             elif isinstance(event, UsageReported):
                 self._usage = event
             elif isinstance(event, Finished):
@@ -195,6 +212,36 @@ class Projection:
             "shown": self._shown,
         }
 
+    def _fragment(self, event: ToolCallFragment) -> ToolFragment:
+        fragment: ToolFragment = {
+            "call": event.call,
+            "round": event.round,
+            "index": event.index,
+            "arguments": event.arguments,
+        }
+        if event.id is not None:
+            fragment["id"] = event.id
+        if event.name is not None:
+            fragment["name"] = event.name
+        pieces = self._arguments.setdefault(event.call, [])
+        if event.arguments:
+            pieces.append(event.arguments)
+            if len(pieces) > 1:
+                pieces[:] = ["".join(pieces)]
+            parsed = preview(pieces[0])
+            if parsed is not None:
+                fragment["args"] = parsed
+        return fragment
+
+    def _step(self, event: ToolStarted | ToolFinished) -> StepFrame:
+        frame: StepFrame = {"type": "step", "turn": self.turn, "seq": self._next(), "call": event.call,
+                            "state": "running"}  # fmt: skip
+        if isinstance(event, ToolFinished):
+            frame["state"] = "done" if event.ok else "failed"
+            frame["result"] = event.result
+            frame["ms"] = event.ms
+        return frame
+
     def _frame_delta(self, text: str, deltas: int, ops: list[Op], shown: int | None = None) -> DeltaFrame:
         frame: DeltaFrame = {
             "type": "delta",
@@ -257,15 +304,6 @@ class Projection:
         seq = self._seq
         self._seq += 1
         return seq
-
-
-def _fragment(event: ToolCallFragment) -> ToolFragment:
-    fragment: ToolFragment = {"index": event.index, "arguments": event.arguments}
-    if event.id is not None:
-        fragment["id"] = event.id
-    if event.name is not None:
-        fragment["name"] = event.name
-    return fragment
 
 
 def _size(op: Op) -> int:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..errors import ProtocolError, TurnError
 from ..text import Characters, clean_text
 from ..upstream.events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage
+from .calls import Call
 from .continuation import Mode, Seam
 from .frames import Frame
 from .log import (
@@ -27,6 +28,8 @@ from .log import (
     TextAppended,
     TextEdited,
     ToolCallFragment,
+    ToolFinished,
+    ToolStarted,
     TurnEvent,
     TurnState,
     UsageReported,
@@ -34,6 +37,7 @@ from .log import (
 from .merge import Document, Edit
 from .projection import Projection
 from .rate import TokenBucket
+from .rounds import Result, Rounds
 
 # A batch is cut early, whatever the rate, once this much text waits: a firehose upstream must
 # not build frames of many megabytes.
@@ -50,6 +54,8 @@ class Step:
 class _Call:
     """A tool call's fragments since the last batch."""
 
+    round: int
+    index: int
     id: str | None = None
     name: str | None = None
     arguments: list[str] = field(default_factory=list)
@@ -66,6 +72,7 @@ class Relay:
         place: Place | None = None,
         resumed: Resumed | None = None,
         seam: Mode = "assistant",
+        max_rounds: int = 8,
         max_fps: float,
         burst: int,
         now: float,
@@ -96,6 +103,10 @@ class Relay:
         self.document = Document() if resumed is None else Document(resumed.text, resumed.version)
         # A continuation is joined to the text it continues cleanly (continuation.py).
         self._seam = None if resumed is None else Seam(resumed.text, seam)
+        # Rounds of tool calls (rounds.py); a call the upstream gave no id gets one of this turn.
+        self.rounds = Rounds(max_rounds, lambda number: f"call_{self.turn.removeprefix('t_')}_{number}")
+        self._round_text: list[str] = []  # the model's text in this round (goes back with its calls)
+        self._separate = False  # a later round's first text starts a paragraph of its own
         self.ended = False
 
     def start(self) -> Step:
@@ -113,6 +124,10 @@ class Relay:
                 text = self._seam.feed(text)
             if not text:
                 return
+            self._round_text.append(text)
+            if self._separate:
+                self._separate = False
+                text = _paragraph(self.document.text + "".join(self._text), text)
             self._text.append(text)
             self._pending_chars += len(text)
             self._deltas += 1
@@ -121,12 +136,17 @@ class Relay:
         elif isinstance(event, ToolCallDelta):
             if self._first_content is None:
                 self._first_content = now
-            call = self._tools.setdefault(event.index, _Call())
-            if event.id is not None:
-                call.id = event.id
-            if event.name is not None:
-                call.name = event.name
-            call.arguments.append(clean_text(event.arguments))
+            event = ToolCallDelta(event.index, event.id, event.name, clean_text(event.arguments))
+            whole = self.rounds.feed(event)
+            call = self._tools.get(whole.number)
+            if call is None:
+                call = self._tools[whole.number] = _Call(
+                    whole.round, whole.index, whole.id, whole.name or None
+                )
+            elif call.name is None and whole.name:
+                call.name = whole.name
+            if event.arguments:
+                call.arguments.append(event.arguments)
             call.deltas += 1
             self._total_deltas += 1
         elif isinstance(event, Finish):
@@ -181,6 +201,44 @@ class Relay:
         ]
         return self._step(events, now)
 
+    # ------------------------------------------------------------------ tool rounds
+
+    def startable(self) -> list[Call]:
+        """Calls whose arguments are complete: the runner starts them now (each once)."""
+        return self.rounds.startable()
+
+    def tool_started(self, call: int, now: float) -> Step:
+        """``call`` runs now; what arrived before it goes out first, in order."""
+        return self._step([*self._batch(), ToolStarted(self._next(), call)], now)
+
+    def tool_finished(self, call: int, result: Result, now: float) -> Step:
+        self.rounds.finished(call, result)
+        return self._step(
+            [*self._batch(), ToolFinished(self._next(), call, result.ok, result.content, result.ms)], now
+        )
+
+    def stream_ended(self, now: float) -> tuple[Step, list[Call]]:
+        """The round's stream is over: the calls to start now, and the step with what was
+        still waiting (and, over the limit of rounds, each call's "not run")."""
+        before = set(self.rounds.results)
+        calls = self.rounds.stream_ended()
+        events = self._batch()
+        for number, result in self.rounds.results.items():
+            if number not in before:
+                events.append(ToolFinished(self._next(), number, result.ok, result.content, result.ms))
+        return self._step(events, now), calls
+
+    def next_round(self) -> list[dict[str, object]]:
+        """The next round begins: what goes back upstream after the messages so far (the
+        round's text and calls, and their results)."""
+        follow_up = self.rounds.follow_up("".join(self._round_text))
+        self.rounds.next_round()
+        self._round_text.clear()
+        self._done = False
+        self._finish_reason = None
+        self._separate = True
+        return follow_up
+
     def end(
         self, now: float, *, stopped: bool = False, error: TurnError | None = None, reason: str | None = None
     ) -> Step:
@@ -216,9 +274,13 @@ class Relay:
             text = "".join(self._text)
             self.document.append(text)
             events.append(TextAppended(self._next(), text, self._deltas))
-        for index, call in self._tools.items():
+        for number, call in self._tools.items():
             arguments = "".join(call.arguments)
-            events.append(ToolCallFragment(self._next(), index, call.id, call.name, arguments, call.deltas))
+            events.append(
+                ToolCallFragment(
+                    self._next(), number, call.round, call.index, call.id, call.name, arguments, call.deltas
+                )
+            )
         if self._usage is not None:
             usage = self._usage
             events.append(
@@ -262,3 +324,10 @@ class Relay:
         seq = self._seq
         self._seq += 1
         return seq
+
+
+def _paragraph(before: str, text: str) -> str:
+    """``text`` made to start a paragraph after ``before`` (a later round's first words)."""
+    if not before.strip() or before.endswith("\n\n"):
+        return text
+    return ("\n" if before.endswith("\n") else "\n\n") + text.lstrip(" ")

@@ -21,10 +21,12 @@ from typing import Any
 from ..errors import AnswerTooLarge, InternalError, ProtocolError, TurnError
 from ..markdown.engine import Markdown
 from ..settings import Settings
+from ..tools.registry import Registry
 from ..upstream.catalog import Catalog
 from ..upstream.client import Upstream
 from ..upstream.events import Done, UpstreamEvent
 from ..upstream.messages import Message
+from .calls import Call
 from .continuation import Mode, request_of
 from .frames import encode
 from .hub import Hub
@@ -33,12 +35,14 @@ from .log import Place, Resumed
 from .merge import Edit
 from .projection import Projection
 from .relay import Relay, Step
+from .rounds import NOT_RUN, CallState, Result
 
 log = logging.getLogger("inkstream.turns")
 
 USER_STOP = "stopped by the user"
 SHUTDOWN = "the server is shutting down"
 BROKEN = "rendering failed"
+UNFINISHED = "Stopped before it finished."
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +89,16 @@ class Turns:
     """The turns this process runs."""
 
     def __init__(
-        self, settings: Settings, hub: Hub, markdown: Markdown, upstream: Upstream, catalog: Catalog
+        self,
+        settings: Settings,
+        hub: Hub,
+        markdown: Markdown,
+        upstream: Upstream,
+        catalog: Catalog,
+        tools: Registry | None = None,
     ) -> None:
         self._settings = settings
+        self._tools = tools if tools is not None else Registry()
         self._hub = hub
         self._markdown = markdown
         self._upstream = upstream
@@ -126,6 +137,7 @@ class Turns:
             place=request.place,
             resumed=request.resumed,
             seam=self.continue_mode(request),
+            max_rounds=settings.max_tool_rounds,
             max_fps=settings.max_fps,
             burst=settings.burst_frames,
             now=loop.time(),
@@ -228,13 +240,31 @@ class Turns:
                 else:
                     timer = loop.call_at(due, flush)
 
+        # The turn's tools as they are now; a call runs on a task of its own the moment its
+        # arguments are complete (rounds.py), so calls of one round run side by side.
+        registry = self._tools.snapshot()
+        calls: list[asyncio.Task[None]] = []
+
+        async def run(call: Call) -> None:
+            outcome = await registry.run(call.name, call.arguments)
+            result = Result(outcome.ok, outcome.content, outcome.ms)
+            if not relay.ended:
+                self._write(owner, relay.tool_finished(call.number, result, loop.time()))
+
+        def start(ready: list[Call]) -> None:
+            for call in ready:
+                self._write(owner, relay.tool_started(call.number, loop.time()))
+                calls.append(loop.create_task(run(call), name=f"{owner.id} {call.name}"))
+
         def on_events(events: list[UpstreamEvent]) -> bool:
             # Called from the upstream connection's network callback, once per read.
             now = loop.time()
             for event in events:
                 relay.feed(event, now)
                 if isinstance(event, Done):
+                    start(relay.startable())
                     return True
+            start(relay.startable())
             schedule()
             if owner.too_large:
                 raise AnswerTooLarge("The answer grew past this server's size limit; it was cut off.")
@@ -247,13 +277,35 @@ class Turns:
             messages, extra = request.messages, dict[str, Any]()
             if request.resumed is not None:
                 messages, extra = request_of(messages, request.resumed.text, self.continue_mode(request))
-            await self._upstream.chat(
-                model=model,
-                messages=messages,
-                max_tokens=request.max_tokens,
-                extra=extra,
-                on_events=on_events,
-            )
+            specs = registry.specs()
+            more: list[dict[str, Any]] = []
+            while True:
+                await self._upstream.chat(
+                    model=model,
+                    messages=messages,
+                    max_tokens=request.max_tokens,
+                    extra=extra,
+                    more=more,
+                    tools=specs,
+                    on_events=on_events,
+                )
+                if timer is not None:
+                    timer.cancel()
+                    timer = None
+                step, ready = relay.stream_ended(loop.time())
+                self._write(owner, step)
+                start(ready)
+                if calls:
+                    await asyncio.gather(*calls)
+                    calls.clear()
+                decision = relay.rounds.decide()
+                if decision == "limit":
+                    owner.stop_reason = NOT_RUN.format(limit=relay.rounds.max_rounds).removeprefix(
+                        "Not run: "
+                    )
+                if decision != "round":
+                    break
+                more += relay.next_round()
         except TurnError as failure:
             error = failure
         except asyncio.CancelledError:
@@ -265,6 +317,14 @@ class Turns:
         finally:
             if timer is not None:
                 timer.cancel()
+            for task in calls:
+                task.cancel()  # Stop, a failure or shutdown: running tools stop with the turn
+            if calls:
+                await asyncio.gather(*calls, return_exceptions=True)
+            for number, state in relay.rounds.states.items():
+                if state is CallState.RUNNING and not relay.ended:
+                    # The record says what became of it: never "running" forever.
+                    self._write(owner, relay.tool_finished(number, Result(False, UNFINISHED), loop.time()))
             if broken:
                 error = InternalError("Inkstream failed while rendering this answer (see the server log).")
             self._end(owner, stopped=stopped, error=error, broken=broken)

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -92,21 +92,27 @@ class Upstream:
         messages: tuple[Message, ...],
         max_tokens: int | None = None,
         extra: Mapping[str, Any] | None = None,
+        more: Sequence[Mapping[str, Any]] = (),
+        tools: Sequence[Mapping[str, Any]] = (),
         on_events: Callable[[list[UpstreamEvent]], bool],
     ) -> None:
         """Stream one chat completion. ``on_events`` gets the events of each network read as
         it arrives and returns True to stop reading (``[DONE]``: some servers keep the
         connection open after it). ``extra``: more fields of the request body (a continuation's
-        flags, turns/continuation.py). Returns when the stream has ended; cancel to hang up."""
+        flags, turns/continuation.py); ``more``: messages after ``messages`` as the wire has
+        them (a tool round's calls and results, turns/rounds.py); ``tools``: the tools offered.
+        Returns when the stream has ended; cancel to hang up."""
         body: dict[str, Any] = {
             **(extra or {}),
             "model": model,
-            "messages": [m.to_wire() for m in messages],
+            "messages": [m.to_wire() for m in messages] + [dict(m) for m in more],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
+        if tools:
+            body["tools"] = [dict(tool) for tool in tools]
         headers = self._headers("text/event-stream")
         # Compressed event streams arrive in bursts (the compressor buffers), and decoding
         # them costs CPU per read: ask for the bytes as they are.

@@ -20,6 +20,8 @@ from ..markdown.engine import Markdown
 from ..settings import DEMO_PATH, Settings
 from ..storage.engine import describe
 from ..storage.store import Store
+from ..tools.mcp import McpServers
+from ..tools.toolbox import build as build_tools
 from ..turns.history import History
 from ..turns.memory import MemoryHub
 from ..turns.revisions import Revisions
@@ -31,7 +33,7 @@ from .assets import asset_dir, module_graph
 from .conversations import branch, conversation, export, list_conversations, page
 from .headers import SecurityHeaders
 from .identity import Identity, Owners, load_secret
-from .pages import health, highlight_css, index, models, stylesheet
+from .pages import health, highlight_css, index, models, stylesheet, tools
 from .socket import Services, WebSocketEndpoint
 from .watchers import Watchers
 
@@ -55,7 +57,12 @@ def create_app(settings: Settings) -> Starlette:
         )
         hub = StoredHub(memory, store, interval=settings.save_interval)
         markdown = Markdown()
-        turns = Turns(settings, hub, markdown, upstream, catalog)
+        registry = build_tools(settings)
+        mcp = McpServers(settings.mcp_servers, registry)
+        await mcp.start()
+        turns = Turns(settings, hub, markdown, upstream, catalog, registry)
+        app.state.tools = registry
+        app.state.mcp = mcp
         app.state.settings = settings
         app.state.templates = Jinja2Templates(directory=str(asset_dir("templates")))
         app.state.templates.env.globals["page_modules"] = module_graph(asset_dir("static"), "main.js")
@@ -74,6 +81,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await turns.aclose()
+            await mcp.aclose()
             await hub.aclose()
             await store.close()
             await client.aclose()
@@ -86,6 +94,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/conversations/{cid:str}", conversation, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/conversations/{cid:str}/branch", branch, methods=["PUT"]),
         Route("/api/models", models),
+        Route("/api/tools", tools),
         Route("/healthz", health),
         Route("/assets/highlight.css", stylesheet),
         WebSocketRoute("/ws", WebSocketEndpoint()),

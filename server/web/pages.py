@@ -32,6 +32,15 @@ async def index(request: Request) -> Response:
     return render_page(request, None)
 
 
+async def tools(request: Request) -> Response:
+    """The tools on (names, descriptions, where each comes from) and the MCP servers' states:
+    the page shows them; nothing of a server's command line or URL reaches the browser."""
+    state = request.app.state
+    listing = state.tools.listing()
+    servers = [{k: v for k, v in s.items() if k in ("name", "state", "tools")} for s in state.mcp.status()]
+    return JSONResponse({"tools": listing["tools"], "servers": servers})
+
+
 async def models(request: Request) -> Response:
     """The model picker's list. The upstream's own answer is trimmed to ids: nothing else of
     it reaches the browser."""

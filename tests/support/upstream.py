@@ -284,7 +284,7 @@ class FakeUpstream:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._scenarios: dict[str, Scenario] = {}
+        self._scenarios: dict[str, Scenario | list[Scenario]] = {}
         self._requests: list[RecordedRequest] = []
         self._latest: dict[str, _Exchange] = {}  # by model, chat completions with a scenario
         self._errors: list[Exception] = []
@@ -335,7 +335,9 @@ class FakeUpstream:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def add(self, model: str, scenario: Scenario) -> None:
+    def add(self, model: str, scenario: Scenario | list[Scenario]) -> None:
+        """How ``model`` answers; a list answers its requests in turn (a tool round's follow-up
+        gets the next), the last one from then on."""
         with self._cond:
             self._scenarios[model] = scenario
 
@@ -446,7 +448,8 @@ class FakeUpstream:
         exchange = _Exchange(request)
         with self._cond:
             self._requests.append(request)
-            scenario = self._scenarios.get(model) if isinstance(model, str) else None
+            given = self._scenarios.get(model) if isinstance(model, str) else None
+            scenario = (given.pop(0) if len(given) > 1 else given[0]) if isinstance(given, list) else given
             if route == ("GET", "/v1/models"):
                 data = [_model_entry(m) for m in self._scenarios]
                 scenario = _json(200, {"object": "list", "data": data})

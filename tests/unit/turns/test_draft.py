@@ -19,6 +19,8 @@ from server.turns.log import (
     TextAppended,
     TextEdited,
     ToolCallFragment,
+    ToolFinished,
+    ToolStarted,
     TurnEvent,
     TurnState,
     UsageReported,
@@ -157,10 +159,12 @@ def test_tool_calls_and_usage_are_stored_whole() -> None:
     draft.feed(
         [
             Started(0, "t", "m", None),
-            ToolCallFragment(1, 0, "call_1", "get_weather", '{"ci', 1),
-            ToolCallFragment(2, 0, None, None, 'ty": "Paris"}', 1),
-            UsageReported(3, 5, 7, 12),
-            Finished(4, TurnState.DONE, "tool_calls", ttft_ms=50.0, duration_ms=1050.0, deltas=2),
+            ToolCallFragment(1, 0, 0, 0, "call_1", "get_weather", '{"ci', 1),
+            ToolCallFragment(2, 0, 0, 0, None, None, 'ty": "Paris"}', 1),
+            ToolStarted(3, 0),
+            UsageReported(4, 5, 7, 12),
+            ToolFinished(5, 0, True, "18 °C", 12.5),
+            Finished(6, TurnState.DONE, "tool_calls", ttft_ms=50.0, duration_ms=1050.0, deltas=2),
         ],
         0.0,
     )
@@ -169,8 +173,9 @@ def test_tool_calls_and_usage_are_stored_whole() -> None:
     draft.written(0.0)
     assert draft.stored
     assert row.tool_calls == [
-        {"index": 0, "id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}
-    ]
+        {"call": 0, "round": 0, "index": 0, "id": "call_1", "name": "get_weather",
+         "arguments": '{"city": "Paris"}', "state": "done", "result": "18 °C", "ms": 12.5}
+    ]  # fmt: skip
     assert row.usage == {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
     assert ending is not None
     assert (ending.state, ending.finish_reason, ending.tokens_per_second) == ("done", "tool_calls", 7.0)

@@ -27,7 +27,7 @@ def a_log(texts: int) -> list[TurnEvent]:
     for i in range(texts):
         seq = len(events)
         if i % 7 == 3:
-            events.append(ToolCallFragment(seq, 0, "call_1" if i == 3 else None, None, '{"q": ', 2))
+            events.append(ToolCallFragment(seq, 0, 0, 0, "call_1" if i == 3 else None, None, '{"q": ', 2))
         elif i % 11 == 5:
             events.append(UsageReported(seq, 10, i, 10 + i))
         else:

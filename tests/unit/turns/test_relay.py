@@ -216,13 +216,19 @@ def test_tool_call_fragments_are_joined_per_frame() -> None:
     assert frame["text"] == ""
     assert frame["n"] == 3
     assert frame["tools"] == [
-        {"index": 0, "arguments": '{"city":', "id": "call_1", "name": "get_weather"},
-        {"index": 1, "arguments": "{}", "id": "call_2", "name": "get_time"},
-    ]
+        # The arguments so far, partially parsed: the page shows them growing.
+        {"call": 0, "round": 0, "index": 0, "arguments": '{"city":', "id": "call_1", "name": "get_weather",
+         "args": {}},
+        {"call": 1, "round": 0, "index": 1, "arguments": "{}", "id": "call_2", "name": "get_time",
+         "args": {}},
+    ]  # fmt: skip
     relay.feed(ToolCallDelta(0, None, None, '"Paris"}'), 0.01)
     assert relay.flush(0.01) is None  # rate-limited: comes with end()
     [last, end] = relay.end(0.02)
-    assert last["tools"] == [{"index": 0, "arguments": '"Paris"}'}]
+    assert last["tools"] == [
+        {"call": 0, "round": 0, "index": 0, "arguments": '"Paris"}', "id": "call_1", "name": "get_weather",
+         "args": {"city": "Paris"}}
+    ]  # fmt: skip
     assert end["stats"]["deltas"] == 4
     assert end["stats"]["chars"] == 0
     assert end["stats"]["ttft_ms"] == 0.0
@@ -236,7 +242,9 @@ def test_text_and_tools_in_one_frame() -> None:
     frame = relay.flush(0.0)
     assert frame is not None
     assert frame["text"] == "Let me check. "
-    assert frame["tools"] == [{"index": 0, "arguments": "{}", "id": "c", "name": "f"}]
+    assert frame["tools"] == [
+        {"call": 0, "round": 0, "index": 0, "arguments": "{}", "id": "c", "name": "f", "args": {}}
+    ]
 
 
 # ------------------------------------------------------------------ end

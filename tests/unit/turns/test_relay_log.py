@@ -275,9 +275,9 @@ def test_the_log_of_a_turn() -> None:
     assert relay.events == [
         Started(0, "t_1", "m", "r9"),
         TextAppended(1, "Hel", 1),
-        ToolCallFragment(2, 0, "call_1", "get_weather", '{"ci', 1),
+        ToolCallFragment(2, 0, 0, 0, "call_1", "get_weather", '{"ci', 1),
         TextAppended(3, "lo", 1),
-        ToolCallFragment(4, 0, None, None, 'ty": 1}', 1),
+        ToolCallFragment(4, 0, 0, 0, "call_1", "get_weather", 'ty": 1}', 1),
         UsageReported(5, 3, 2, 5),
         Finished(6, EndState.DONE, "stop", ttft_ms=100.0, duration_ms=300.0, deltas=4, chars=5),
     ]

@@ -1,0 +1,82 @@
+"""Tool calls on the page: a call appears with its first fragment and its arguments grow while
+they stream, two calls run at once, results and the answer follow in order, and a reload shows
+the same steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.support.server import serve
+from tests.support.upstream import DONE, FakeUpstream, Scenario, Send, Sleep, chunk, sse, stream_text
+
+CALL = '[data-part="tool-call"]'
+
+
+def fragment(index: int, arguments: str, *, id: str | None = None, name: str | None = None) -> Send:
+    call: dict[str, object] = {"index": index, "function": {"arguments": arguments}}
+    if id is not None:
+        call |= {"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    return Send(sse(chunk(tool_calls=[call])))
+
+
+def test_calls_stream_run_side_by_side_and_come_back_after_a_reload(
+    page: Page, upstream: FakeUpstream, artifacts: Path
+) -> None:
+    alpha = json.dumps({"text": "alpha", "seconds": 1.5})
+    beta = json.dumps({"text": "beta", "seconds": 1.5})
+    upstream.add(
+        "m",
+        [
+            Scenario(
+                steps=[
+                    Send(sse(chunk("", role="assistant"))),
+                    fragment(0, "", id="call_a", name="slow_echo"),
+                    fragment(0, alpha[:12]),
+                    Sleep(1.0),
+                    fragment(1, "", id="call_b", name="slow_echo"),
+                    fragment(1, beta[:12]),
+                    Sleep(1.0),
+                    fragment(0, alpha[12:]),
+                    fragment(1, beta[12:]),
+                    Send(sse(chunk(finish_reason="tool_calls"))),
+                    Send(DONE),
+                ]
+            ),
+            Scenario(steps=stream_text("Got **alpha** and beta.")),
+        ],
+    )
+    with serve(openai_base_url=upstream.base_url, python_tools=("tests.support.tools:slow_echo",)) as running:
+        page.goto(running.http)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+        page.get_by_role("textbox", name="Message").fill("echo both")
+        page.keyboard.press("Enter")
+        answer = page.locator("article.assistant").last
+        first = answer.locator(CALL).first
+        # Shown with its first fragment, arguments partially parsed, before the call is complete.
+        expect(first).to_have_attribute("data-tool", "slow_echo")
+        expect(first).to_have_attribute("data-state", "streaming")
+        expect(first.locator('[data-part="tool-args"]')).to_have_text("text: al")
+        # Both complete in one read, and run at the same time.
+        expect(answer.locator(f'{CALL}[data-state="running"]')).to_have_count(2, timeout=5_000)
+        expect(answer.locator(f'{CALL}[data-state="done"]')).to_have_count(2, timeout=10_000)
+        expect(answer.locator('[data-part="tool-result"]')).to_have_text(["alpha", "beta"])
+        expect(answer.locator('[data-part="content"] strong')).to_have_text("alpha")
+        expect(answer).to_have_attribute("data-state", "done")
+        # The calls are above the answer's text, in call order.
+        order = answer.evaluate(
+            """a => [...a.querySelectorAll('[data-part="tool-call"], [data-part="content"]')]
+                   .map(e => e.dataset.part === 'content' ? 'content' : e.dataset.tool)"""
+        )
+        assert order == ["slow_echo", "slow_echo", "content"]
+        page.screenshot(path=artifacts / "tool-calls.png")
+        before = answer.locator(CALL).evaluate_all("els => els.map(e => e.innerText)")
+
+        page.reload()
+        answer = page.locator("article.assistant").last
+        expect(answer.locator(f'{CALL}[data-state="done"]')).to_have_count(2)
+        expect(answer.locator('[data-part="tool-result"]')).to_have_text(["alpha", "beta"])
+        expect(answer.locator('[data-part="content"] strong')).to_have_text("alpha")
+        assert answer.locator(CALL).evaluate_all("els => els.map(e => e.innerText)") == before
