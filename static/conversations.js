@@ -13,7 +13,7 @@
  *   tokens_per_second?: number, duration_ms?: number, model?: string, turn?: string,
  *   created_ms: number, html?: string, html_later?: boolean, version?: number,
  *   original?: string, edited?: boolean, versions?: string[],
- *   tool_calls?: import("./steps.js").StoredCall[]}} StoredMessage
+ *   tool_calls?: import("./steps.js").StoredCall[], reasoning?: {text?: string, ms?: number}}} StoredMessage
  */
 /** @typedef {{conversation: Conversation, messages: StoredMessage[]}} Thread */
 

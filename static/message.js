@@ -3,6 +3,7 @@
 
 import { Patcher, chunked } from "./patch.js";
 import { ToolCalls } from "./steps.js";
+import { Thinking } from "./thinking.js";
 import { Versions } from "./versions.js";
 
 /** @typedef {import("./socket.js").Frame} Frame */
@@ -107,6 +108,7 @@ export class AssistantMessage {
     this.text = "";
     this.state = "streaming";
     this.steps = new ToolCalls(this.toolsEl);
+    this.thinking = new Thinking(/** @type {HTMLDetailsElement} */ (article.querySelector('[data-part="reasoning"]')));
     /** @type {((frame: Frame) => void) | undefined} called once a frame is on screen */
     this.onShown = undefined;
     /** @type {(() => void) | undefined} what is shown is not what the server holds: fetch it again */
@@ -170,6 +172,7 @@ export class AssistantMessage {
     this.newTurn();
     this.forgetText();
     this.steps.clear();
+    this.thinking.clear();
     this.stale = false;
     this.setState("streaming");
     this.renderMetrics();
@@ -201,6 +204,7 @@ export class AssistantMessage {
     this.waiting = [];
     this.firstAt = null;
     this.steps.restore(stored.tool_calls);
+    this.thinking.restore(stored.reasoning);
     const generation = this.generation;
     // An older answer of a conversation the page opened with: its HTML is fetched (the caller's).
     this.htmlLater = stored.html === undefined && Boolean(stored.html_later);
@@ -355,6 +359,7 @@ export class AssistantMessage {
     this.lastSeq = -1;
     this.forgetText();
     this.steps.clear();
+    this.thinking.clear();
   }
 
   /** @param {string} state */
@@ -412,6 +417,8 @@ export class AssistantMessage {
       if (typeof frame.v === "number") this.version = frame.v;
       this.deltas += frame.n ?? 0;
       this.lastAt = receivedAt;
+      if (frame.reasoning) this.thinking.add(frame.reasoning);
+      if (typeof frame.thought_ms === "number") this.thinking.ended(frame.thought_ms);
       if (frame.tools) this.steps.fragments(frame.tools);
     }
     if (frame.type === "step") this.steps.step(/** @type {import("./steps.js").StepUpdate} */ (/** @type {unknown} */ (frame)));

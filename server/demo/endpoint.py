@@ -33,6 +33,7 @@ from .pace import UNPACED_TOKENS_PER_SECOND, Pace
 from .resume import rest_chunks
 from .scripts import Answers, Kind, Script, choose
 from .tokens import tokenize
+from .tools import Piece, Plan, plan
 from .wire import (
     DONE,
     KEEP_ALIVE,
@@ -88,7 +89,8 @@ class _Reply:
 
     id: str
     script: Script
-    chunks: tuple[str, ...]
+    chunks: tuple[Piece, ...]
+    finish_reason: str  # when the script ends normally and max_tokens did not cut it
     truncated: bool  # max_tokens cut the answer short
     pace: Pace
     encoder: ChunkEncoder
@@ -138,9 +140,18 @@ class _DemoModel:
                 headers["Retry-After"] = str(failure.retry_after)
             return JSONResponse(failure.to_wire(), status_code=failure.status, headers=headers)
 
-        chunks = self._chunks_of(script)
-        if parsed.continues is not None and script.text:
-            chunks = rest_chunks(chunks, parsed.continues)
+        planned: Plan | None = None
+        chunks: tuple[Piece, ...]
+        if script.kind is Kind.SCENARIO:
+            planned = plan(script.name, tools=parsed.tools, rounds=parsed.rounds)
+            chunks = planned.pieces()
+            if parsed.continues is not None and planned.text and not planned.calls:
+                chunks = rest_chunks(tokenize(planned.text), parsed.continues)
+        else:
+            chunks = self._chunks_of(script)
+            if parsed.continues is not None and script.text:
+                chunks = rest_chunks(self._chunks_of(script), parsed.continues)
+        finish_reason = planned.finish_reason if planned is not None else "stop"
         truncated = parsed.max_tokens is not None and len(chunks) > parsed.max_tokens
         if truncated:
             chunks = chunks[: parsed.max_tokens]
@@ -152,7 +163,7 @@ class _DemoModel:
         usage = Usage(prompt_tokens=parsed.prompt_tokens, completion_tokens=len(chunks))
 
         if not parsed.stream:
-            return await _whole_reply(parsed, script, chunks, truncated, pace, reply_id, usage)
+            return await _whole_reply(parsed, script, planned, chunks, truncated, pace, reply_id, usage)
 
         encoder = ChunkEncoder(
             id=reply_id, created=created, model=parsed.model, include_usage=parsed.include_usage
@@ -161,6 +172,7 @@ class _DemoModel:
             id=reply_id,
             script=script,
             chunks=chunks,
+            finish_reason=finish_reason,
             truncated=truncated,
             pace=pace,
             encoder=encoder,
@@ -198,7 +210,7 @@ async def _stream(reply: _Reply) -> AsyncIterator[bytes]:
             ready = pace.ready(now - start, total)
             if ready > sent:
                 end = min(ready, sent + _BATCH)
-                yield encoder.contents(chunks[sent:end])
+                yield encoder.pieces(chunks[sent:end])
                 sent = end
                 last_write = loop.time()
                 if sent < ready:
@@ -214,8 +226,8 @@ async def _stream(reply: _Reply) -> AsyncIterator[bytes]:
                 await asyncio.sleep(due - now)
 
         # max_tokens ends any script normally, before a scripted failure would have come.
-        if reply.truncated or reply.script.kind is Kind.ANSWER:
-            yield encoder.finish("length" if reply.truncated else "stop")
+        if reply.truncated or reply.script.kind in (Kind.ANSWER, Kind.SCENARIO):
+            yield encoder.finish("length" if reply.truncated else reply.finish_reason)
             if reply.usage is not None:
                 yield encoder.usage(reply.usage)
             yield DONE
@@ -231,7 +243,8 @@ async def _stream(reply: _Reply) -> AsyncIterator[bytes]:
 async def _whole_reply(
     request: ChatRequest,
     script: Script,
-    chunks: tuple[str, ...],
+    planned: Plan | None,
+    chunks: tuple[Piece, ...],
     truncated: bool,
     pace: Pace,
     reply_id: str,
@@ -245,13 +258,17 @@ async def _whole_reply(
         return JSONResponse(script.failure.to_wire(), status_code=script.failure.status)
     # An answer the upstream never finished is reported as cut short.
     finish_reason = "stop" if script.kind is Kind.ANSWER and not truncated else "length"
+    if planned is not None and not truncated:
+        finish_reason = planned.finish_reason
     body = completion(
         id=reply_id,
         created=int(time.time()),
         model=request.model,
-        content="".join(chunks),
+        content="".join(chunk for chunk in chunks if isinstance(chunk, str)),
         finish_reason=finish_reason,
         usage=usage,
+        reasoning=planned.reasoning if planned is not None and not truncated else "",
+        tool_calls=planned.calls if planned is not None and not truncated else (),
     )
     return JSONResponse(body)
 

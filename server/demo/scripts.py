@@ -30,6 +30,7 @@ class Kind(enum.Enum):
     STREAM_ERROR = "stream_error"  # the text, then an error event: no finish_reason, no [DONE]
     INCOMPLETE = "incomplete"  # the text, then the body just ends
     HTTP_ERROR = "http_error"  # an error status and JSON body, before any event
+    SCENARIO = "scenario"  # planned from the whole request: tool calls, reasoning (tools.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +103,22 @@ MENU: tuple[MenuItem, ...] = (
         "echo <text>",
         "echo",
         "Streams `<text>` back exactly as written, to test your own markdown",
+    ),
+    MenuItem(
+        "tools",
+        "tools",
+        "Live tool calls: two at once, streamed interleaved, then a third in a second round,"
+        " then an answer quoting their results",
+    ),
+    MenuItem(
+        "tools fail",
+        "tools fail",
+        "A tool call that fails (`1/0` in the calculator), then an answer explaining the error",
+    ),
+    MenuItem(
+        "think",
+        "think",
+        "Reasoning first (`reasoning_content`, as DeepSeek streams it), then the answer",
     ),
     MenuItem(
         "error",
@@ -188,6 +205,9 @@ _SLOW = re.compile(r"\bslow\b", re.IGNORECASE)
 # the more specific answers before the general ones.
 _KEYWORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\berror\b", re.IGNORECASE), "error"),
+    (re.compile(r"\btools?[\s_-]*fail(?:s|ed|ing|ure)?\b", re.IGNORECASE), "tools fail"),
+    (re.compile(r"\btools?\b", re.IGNORECASE), "tools"),
+    (re.compile(r"\bthink(?:s|ing)?\b", re.IGNORECASE), "think"),
     (re.compile(r"\bincomplete\b", re.IGNORECASE), "incomplete"),
     (re.compile(r"\bhuge\b", re.IGNORECASE), "huge"),
     (re.compile(r"\blong\b", re.IGNORECASE), "long"),
@@ -196,6 +216,7 @@ _KEYWORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\blists?\b", re.IGNORECASE), "list"),
     (re.compile(r"\bhelp\b|\bwhat can you do\b|^\s*\?\s*$", re.IGNORECASE), "help"),
 )
+_SCENARIOS = frozenset({"tools", "tools fail", "think"})
 _FILES = ("tour", "code", "table", "list", "long", "help", "error", "incomplete")
 
 
@@ -230,13 +251,16 @@ def choose(prompt: str, answers: Answers) -> Script:
         return Script(name="error 429", kind=Kind.HTTP_ERROR, failure=HTTP_FAILURES[429])
 
     name = next((name for pattern, name in _KEYWORDS if pattern.search(prompt)), "tour")
+    slow = SLOW_TOKENS_PER_SECOND if _SLOW.search(prompt) else None
+    if name in _SCENARIOS:
+        return Script(name=name, kind=Kind.SCENARIO, tokens_per_second=slow)
     kind = {"error": Kind.STREAM_ERROR, "incomplete": Kind.INCOMPLETE}.get(name, Kind.ANSWER)
     return Script(
         name=name,
         kind=kind,
         text=answers.texts[name],
         failure=STREAM_ERROR if kind is Kind.STREAM_ERROR else None,
-        tokens_per_second=SLOW_TOKENS_PER_SECOND if _SLOW.search(prompt) else None,
+        tokens_per_second=slow,
     )
 
 

@@ -2,7 +2,9 @@
 
 Requests are checked the way api.openai.com checks them, with the same error shapes, so the
 bridge's error handling meets realistic input when it talks to the demo. Fields the demo does
-not use (temperature, tools, ...) are accepted and ignored, as a real server would.
+not use (temperature, tool_choice, ...) are accepted and ignored, as a real server would; of
+``tools`` it reads the function names, and of the messages after the last user message the
+assistant's ``tool_calls`` and the ``tool`` results that answer them (``tools.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Final
 
 from .resume import given_text
 from .tokens import tokenize
+from .tools import CallFragment, Exchange, Piece, PlannedCall, Reasoning, Round
 
 DONE: Final = b"data: [DONE]\n\n"
 KEEP_ALIVE: Final = b": keep-alive\n\n"
@@ -35,6 +38,8 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     max_tokens: int | None
+    tools: frozenset[str] | None = None  # the functions offered; None when ``tools`` is absent
+    rounds: tuple[Round, ...] = ()  # assistant tool calls after the last user message
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +135,12 @@ def parse_request(body: bytes, *, models: Collection[str]) -> ChatRequest | Reje
     max_tokens = _max_tokens(data)
     if isinstance(max_tokens, Rejection):
         return max_tokens
+    tools = _tool_names(data.get("tools"))
+    if isinstance(tools, Rejection):
+        return tools
+    rounds = _tool_rounds(messages)
+    if isinstance(rounds, Rejection):
+        return rounds
 
     # Checked last, as OpenAI does: a malformed request is a 400 whatever model it names.
     if model not in models:
@@ -152,7 +163,78 @@ def parse_request(body: bytes, *, models: Collection[str]) -> ChatRequest | Reje
         stream=bool(stream),
         include_usage=include_usage,
         max_tokens=max_tokens,
+        tools=tools,
+        rounds=rounds,
     )
+
+
+def _tool_names(tools: object) -> frozenset[str] | Rejection | None:
+    if tools is None:
+        return None
+    if not isinstance(tools, list):
+        return _invalid_type("tools", "an array", tools)
+    names: set[str] = set()
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            return _invalid_type(f"tools[{index}]", "an object", tool)
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            return Rejection(
+                status=400,
+                message=f"Missing required parameter: 'tools[{index}].function.name'.",
+                param=f"tools[{index}].function.name",
+                code="missing_required_parameter",
+            )
+        names.add(name)
+    return frozenset(names) if names else None
+
+
+def _tool_rounds(messages: Sequence[Any]) -> tuple[Round, ...] | Rejection:
+    """The assistant's tool calls after the last user message, each with its result."""
+    last_user = max((i for i, message in enumerate(messages) if message.get("role") == "user"), default=-1)
+    results: dict[str, str] = {}
+    for message in messages[last_user + 1 :]:
+        call_id = message.get("tool_call_id")
+        if message.get("role") == "tool" and isinstance(call_id, str):
+            results[call_id] = _text(message.get("content"))
+    rounds: list[Round] = []
+    for offset, message in enumerate(messages[last_user + 1 :]):
+        calls = message.get("tool_calls")
+        if message.get("role") != "assistant" or calls is None:
+            continue
+        where = f"messages[{last_user + 1 + offset}].tool_calls"
+        if not isinstance(calls, list):
+            return _invalid_type(where, "an array", calls)
+        exchanges: list[Exchange] = []
+        for index, call in enumerate(calls):
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(call, dict) or not isinstance(function, dict):
+                return _invalid_type(f"{where}[{index}]", "an object with a function", call)
+            call_id, name, arguments = call.get("id"), function.get("name"), function.get("arguments")
+            exchanges.append(
+                Exchange(
+                    id=call_id if isinstance(call_id, str) else "",
+                    name=name if isinstance(name, str) else "",
+                    arguments=arguments if isinstance(arguments, str) else "",
+                    result=results.get(call_id) if isinstance(call_id, str) else None,
+                )
+            )
+        if exchanges:
+            rounds.append(tuple(exchanges))
+    return tuple(rounds)
+
+
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+        )
+    return ""
 
 
 def _message_texts(messages: Sequence[Any]) -> list[tuple[str, str]] | Rejection:
@@ -258,6 +340,17 @@ class ChunkEncoder:
     def contents(self, texts: Sequence[str]) -> bytes:
         return b"".join(self.content(text) for text in texts)
 
+    def pieces(self, pieces: Sequence[Piece]) -> bytes:
+        """Content, reasoning and tool-call fragments (``tools.Piece``), one event each."""
+        return b"".join(self.piece(piece) for piece in pieces)
+
+    def piece(self, piece: Piece) -> bytes:
+        if isinstance(piece, str):
+            return self.content(piece)
+        if isinstance(piece, Reasoning):
+            return self._choice(_dumps({"reasoning_content": piece.text}), None)
+        return self._choice(_dumps({"tool_calls": [_fragment(piece)]}), None)
+
     def finish(self, reason: str) -> bytes:
         return self._choice("{}", reason)
 
@@ -272,15 +365,44 @@ class ChunkEncoder:
         ).encode()
 
 
+def _fragment(fragment: CallFragment) -> dict[str, object]:
+    if fragment.id is None:
+        return {"index": fragment.index, "function": {"arguments": fragment.arguments}}
+    return {
+        "index": fragment.index,
+        "id": fragment.id,
+        "type": "function",
+        "function": {"name": fragment.name, "arguments": fragment.arguments},
+    }
+
+
 def error_event(error: dict[str, object]) -> bytes:
     """An error reported inside a stream that has already answered 200."""
     return f"data: {_dumps(error)}\n\n".encode()
 
 
 def completion(
-    *, id: str, created: int, model: str, content: str, finish_reason: str, usage: Usage
+    *,
+    id: str,
+    created: int,
+    model: str,
+    content: str,
+    finish_reason: str,
+    usage: Usage,
+    reasoning: str = "",
+    tool_calls: Sequence[PlannedCall] = (),
 ) -> dict[str, object]:
     """A whole non-streamed reply."""
+    message: dict[str, object] = {"role": "assistant", "content": content or None, "refusal": None}
+    if not tool_calls:
+        message["content"] = content
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    if tool_calls:
+        message["tool_calls"] = [
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            for call in tool_calls
+        ]
     return {
         "id": id,
         "object": "chat.completion",
@@ -289,7 +411,7 @@ def completion(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": None},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": finish_reason,
             }

@@ -18,7 +18,7 @@ NOT_STARTED = {"code": "internal", "message": "This answer could not be started.
 
 # A message's fields that go to the page only when set.
 _OPTIONAL_WIRE = (
-    "error", "usage", "tool_calls", "finish_reason", "ttft_ms", "tokens_per_second",
+    "error", "usage", "tool_calls", "reasoning", "finish_reason", "ttft_ms", "tokens_per_second",
     "duration_ms", "model", "turn", "original",
 )  # fmt: skip
 
@@ -54,6 +54,7 @@ class Message:
     error: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    reasoning: dict[str, Any] | None = None
     finish_reason: str | None = None
     ttft_ms: float | None = None
     tokens_per_second: float | None = None
@@ -105,6 +106,7 @@ class Progress:
     seq: int
     tool_calls: list[dict[str, Any]] | None = None
     usage: dict[str, Any] | None = None
+    reasoning: dict[str, Any] | None = None  # {text, ms} whole, when it changed
     version: int | None = None  # the text's version (merge.py), once it counts
     original: str | None = None  # the model's own text, once a page edited the answer
 

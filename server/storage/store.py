@@ -334,6 +334,8 @@ class Store:
             values["tool_calls"] = progress.tool_calls
         if progress.usage is not None:
             values["usage"] = progress.usage
+        if progress.reasoning is not None:
+            values["reasoning"] = progress.reasoning
         if progress.version is not None:
             values["version"] = progress.version
         if progress.original is not None:

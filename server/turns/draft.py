@@ -18,6 +18,7 @@ from typing import Any
 from ..storage.records import Ending, Progress
 from .log import (
     Finished,
+    ReasoningAppended,
     Resumed,
     Started,
     TextAppended,
@@ -48,6 +49,7 @@ class Draft:
         self._seq = -1
         self._calls: dict[int, dict[str, Any]] = {}
         self._usage: dict[str, Any] | None = None
+        self._reasoning: dict[str, Any] | None = None  # {text, ms}
         self._changed = False  # tool calls or usage changed since the last write
         self._model_name = ""
         self._ending: Ending | None = None
@@ -130,6 +132,13 @@ class Draft:
                     call.update(state="done" if event.ok else "failed", result=event.result, ms=event.ms)
                 self._changed = True
                 self._pending(now)
+            elif isinstance(event, ReasoningAppended):
+                reasoning = self._reasoning = self._reasoning or {"text": ""}
+                reasoning["text"] += event.text
+                if event.ms is not None:
+                    reasoning["ms"] = event.ms
+                self._changed = True
+                self._pending(now)
             elif isinstance(event, UsageReported):
                 self._usage = event.to_wire()
                 self._changed = True
@@ -171,6 +180,7 @@ class Draft:
             seq=self._seq,
             tool_calls=[dict(call) for call in calls] if calls is not None else None,
             usage=self._usage if self._changed else None,
+            reasoning=dict(self._reasoning) if self._changed and self._reasoning else None,
             version=self._version,
             original=self._original() if self._edited else None,
         )
@@ -193,7 +203,7 @@ class Draft:
         assert self._in_flight
         self._in_flight = False
         # The tool calls and usage it carried are still unstored.
-        self._changed = self._changed or bool(self._calls) or self._usage is not None
+        self._changed = self._changed or bool(self._calls) or self._usage is not None or bool(self._reasoning)
         self._last_write = now
         if self._pending_since is None:
             self._pending_since = now

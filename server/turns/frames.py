@@ -72,6 +72,8 @@ class DeltaFrame(TypedDict):
     shown: int  # characters of the text the page shows once it applied ``ops``
     v: NotRequired[int]  # the text's version once ``text`` is added (frames with text)
     tools: NotRequired[list[ToolFragment]]
+    reasoning: NotRequired[str]  # the model's thinking since the previous frame (not the text)
+    thought_ms: NotRequired[float]  # the thinking has ended, after this long
 
 
 class EditFrame(TypedDict):

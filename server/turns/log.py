@@ -104,6 +104,16 @@ class TextEdited:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningAppended:
+    """The model's thinking since the previous batch (not the answer's text); ``ms``, once
+    the thinking has ended (the answer or a call began), how long it took."""
+
+    seq: int
+    text: str
+    ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallFragment:
     """Pieces of one tool call since the previous batch: ``arguments`` pieces join in order
     per ``call`` (its number in the turn, calls.py); ``id`` and ``name`` come with its first."""
@@ -167,6 +177,7 @@ TurnEvent = (
     Started
     | TextAppended
     | TextEdited
+    | ReasoningAppended
     | ToolCallFragment
     | ToolStarted
     | ToolFinished

@@ -25,6 +25,7 @@ from .calls import preview
 from .frames import DeltaFrame, EditFrame, EndFrame, Frame, StartFrame, StepFrame, ToolFragment
 from .log import (
     Finished,
+    ReasoningAppended,
     Started,
     TextAppended,
     TextEdited,
@@ -80,6 +81,7 @@ class Projection:
         text: list[str] = []
         tools: list[ToolFragment] = []
         deltas = 0
+        thinking: list[ReasoningAppended] = []
         for event in events:
             if isinstance(event, Started):
                 frames += self._start(event)
@@ -91,27 +93,29 @@ class Projection:
                 text.append(event.text)
                 deltas += event.deltas
             elif isinstance(event, TextEdited):
-                if text or tools:
-                    frames += self._delta("".join(text), deltas, tools, render=False, now=now)
-                    text, tools, deltas = [], [], 0
+                if text or tools or thinking:
+                    frames += self._delta("".join(text), deltas, tools, thinking, render=False, now=now)
+                    text, tools, deltas, thinking = [], [], 0, []
                 frames.append(self._edited(event))
+            elif isinstance(event, ReasoningAppended):
+                thinking.append(event)
             elif isinstance(event, ToolCallFragment):
                 tools.append(self._fragment(event))
                 deltas += event.deltas
             elif isinstance(event, ToolStarted | ToolFinished):
-                if text or tools:
-                    frames += self._delta("".join(text), deltas, tools, render=False, now=now)
-                    text, tools, deltas = [], [], 0
+                if text or tools or thinking:
+                    frames += self._delta("".join(text), deltas, tools, thinking, render=False, now=now)
+                    text, tools, deltas, thinking = [], [], 0, []
                 frames.append(self._step(event))
             elif isinstance(event, UsageReported):
                 self._usage = event
             elif isinstance(event, Finished):
-                if text or tools:
-                    frames += self._delta("".join(text), deltas, tools, render=False, now=now)
-                    text, tools, deltas = [], [], 0
+                if text or tools or thinking:
+                    frames += self._delta("".join(text), deltas, tools, thinking, render=False, now=now)
+                    text, tools, deltas, thinking = [], [], 0, []
                 frames += self._end(event)
-        if text or tools:
-            frames += self._delta("".join(text), deltas, tools, render=self.owed(now), now=now)
+        if text or tools or thinking:
+            frames += self._delta("".join(text), deltas, tools, thinking, render=self.owed(now), now=now)
         elif not events and self.owed(now):
             # Only a render was owed: frames only if it changes what the page shows.
             shown = self._shown
@@ -181,7 +185,14 @@ class Projection:
         return [frame, *(self._frame_delta("", 0, portion) for portion in rest)]
 
     def _delta(
-        self, text: str, deltas: int, tools: list[ToolFragment], *, render: bool, now: float
+        self,
+        text: str,
+        deltas: int,
+        tools: list[ToolFragment],
+        thinking: list[ReasoningAppended],
+        *,
+        render: bool,
+        now: float,
     ) -> list[Frame]:
         shown = self._shown
         *first, last = _portions(self._render(now) if render else [])
@@ -189,6 +200,11 @@ class Projection:
         frame = self._frame_delta(text, deltas, last)
         if tools:
             frame["tools"] = tools
+        if thinking:
+            frame["reasoning"] = "".join(event.text for event in thinking)
+            ended = [event.ms for event in thinking if event.ms is not None]
+            if ended:
+                frame["thought_ms"] = ended[-1]
         frames.append(frame)
         return frames
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ProtocolError, TurnError
 from ..text import Characters, clean_text
-from ..upstream.events import ContentDelta, Done, Finish, ToolCallDelta, UpstreamEvent, Usage
+from ..upstream.events import ContentDelta, Done, Finish, ReasoningDelta, ToolCallDelta, UpstreamEvent, Usage
 from .calls import Call
 from .continuation import Mode, Seam
 from .frames import Frame
@@ -23,6 +23,7 @@ from .log import (
     Failure,
     Finished,
     Place,
+    ReasoningAppended,
     Resumed,
     Started,
     TextAppended,
@@ -107,6 +108,10 @@ class Relay:
         self.rounds = Rounds(max_rounds, lambda number: f"call_{self.turn.removeprefix('t_')}_{number}")
         self._round_text: list[str] = []  # the model's text in this round (goes back with its calls)
         self._separate = False  # a later round's first text starts a paragraph of its own
+        self._reasoning: list[str] = []  # thinking since the last batch
+        self._thinking_since: float | None = None  # thinking under way since then
+        self._thought_ms = 0.0  # thinking so far (rounds each think)
+        self._thought: float | None = None  # thinking ended: its duration, to send
         self.ended = False
 
     def start(self) -> Step:
@@ -116,6 +121,16 @@ class Relay:
     def feed(self, event: UpstreamEvent, now: float) -> None:
         if self.ended:
             return
+        if isinstance(event, ReasoningDelta):
+            if self._first_content is None:
+                self._first_content = now
+            if self._thinking_since is None:
+                self._thinking_since = now
+            self._reasoning.append(clean_text(event.text))
+            self._total_deltas += 1
+            return
+        if isinstance(event, ContentDelta | ToolCallDelta):
+            self._stop_thinking(now)
         if isinstance(event, ContentDelta):
             if self._first_content is None:
                 self._first_content = now
@@ -159,7 +174,11 @@ class Relay:
     @property
     def pending(self) -> bool:
         """Something to send: text, tool calls, or a render still owed."""
-        return bool(self._text or self._tools or self.projection.due() is not None)
+        return bool(self._waiting or self.projection.due() is not None)
+
+    @property
+    def _waiting(self) -> bool:
+        return bool(self._text or self._tools or self._reasoning or self._thought is not None)
 
     def due(self, now: float, spacing: float = 0.0) -> float | None:
         """When the next frame may go out, or None if there is nothing to send.
@@ -170,14 +189,14 @@ class Relay:
         ready = self._bucket.ready_at(now)
         if spacing:
             ready = max(ready, self._last_frame + spacing)
-        if self._text or self._tools:
+        if self._waiting:
             return ready
         owed = self.projection.due()
         return None if owed is None else max(ready, owed)
 
     def flush(self, now: float, spacing: float = 0.0) -> Step:
         """The batch that arrived since the last one, and its frame, if the rate allows it now."""
-        waiting = bool(self._text or self._tools)
+        waiting = self._waiting
         if not waiting and not self.projection.owed(now):
             return Step()
         if self._pending_chars < MAX_FRAME_TEXT and (
@@ -201,6 +220,12 @@ class Relay:
         ]
         return self._step(events, now)
 
+    def _stop_thinking(self, now: float) -> None:
+        if self._thinking_since is not None:
+            self._thought_ms += (now - self._thinking_since) * 1000
+            self._thought = round(self._thought_ms, 1)
+            self._thinking_since = None
+
     # ------------------------------------------------------------------ tool rounds
 
     def startable(self) -> list[Call]:
@@ -220,6 +245,7 @@ class Relay:
     def stream_ended(self, now: float) -> tuple[Step, list[Call]]:
         """The round's stream is over: the calls to start now, and the step with what was
         still waiting (and, over the limit of rounds, each call's "not run")."""
+        self._stop_thinking(now)
         before = set(self.rounds.results)
         calls = self.rounds.stream_ended()
         events = self._batch()
@@ -246,6 +272,7 @@ class Relay:
         reconcile."""
         if self.ended:
             return Step()
+        self._stop_thinking(now)
         leftover = self._characters.flush()  # half an emoji that never completed
         if self._seam is not None:
             leftover = self._seam.feed(leftover) + self._seam.flush()
@@ -270,6 +297,10 @@ class Relay:
 
     def _batch(self) -> list[TurnEvent]:
         events: list[TurnEvent] = []
+        if self._reasoning or self._thought is not None:
+            events.append(ReasoningAppended(self._next(), "".join(self._reasoning), self._thought))
+            self._reasoning.clear()
+            self._thought = None
         if self._text:
             text = "".join(self._text)
             self.document.append(text)

@@ -28,6 +28,14 @@ class ContentDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """The model's thinking, apart from its answer (``reasoning_content``: DeepSeek, Qwen,
+    vLLM; ``reasoning``: OpenRouter, Ollama)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallDelta:
     """A fragment of a tool call; ``arguments`` pieces are joined in order per ``index``."""
 
@@ -62,7 +70,7 @@ class Done:
     """``data: [DONE]``: the upstream says the stream is complete."""
 
 
-UpstreamEvent = RoleDelta | ContentDelta | ToolCallDelta | Finish | Usage | Done
+UpstreamEvent = RoleDelta | ContentDelta | ReasoningDelta | ToolCallDelta | Finish | Usage | Done
 
 
 def parse_event(data: str) -> list[UpstreamEvent]:
@@ -107,6 +115,11 @@ def _choice_events(choice: dict[str, Any], out: list[UpstreamEvent]) -> None:
         role = delta.get("role")
         if isinstance(role, str) and role:
             out.append(RoleDelta(role))
+        for key in ("reasoning_content", "reasoning"):
+            reasoning = delta.get(key)
+            if isinstance(reasoning, str) and reasoning:
+                out.append(ReasoningDelta(reasoning))
+                break  # a server that sends both sends the same text twice
         content = delta.get("content")
         if isinstance(content, str) and content:
             out.append(ContentDelta(content))

@@ -5,6 +5,7 @@ the same steps."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -80,3 +81,54 @@ def test_calls_stream_run_side_by_side_and_come_back_after_a_reload(
         expect(answer.locator('[data-part="tool-result"]')).to_have_text(["alpha", "beta"])
         expect(answer.locator('[data-part="content"] strong')).to_have_text("alpha")
         assert answer.locator(CALL).evaluate_all("els => els.map(e => e.innerText)") == before
+
+
+def test_reasoning_streams_into_thinking_and_collapses_once_the_answer_starts(
+    page: Page, upstream: FakeUpstream
+) -> None:
+    thoughts = ["The user ", "wants a ", "short answer."]
+    upstream.add(
+        "m",
+        Scenario(
+            steps=[
+                Send(sse(chunk("", role="assistant"))),
+                *(
+                    step
+                    for piece in thoughts
+                    for step in (Send(sse(chunk(delta_extra={"reasoning_content": piece}))), Sleep(0.4))
+                ),
+                Send(sse(chunk("Here it is."))),
+                Send(sse(chunk(finish_reason="stop"))),
+                Send(DONE),
+            ]
+        ),
+    )
+    with serve(openai_base_url=upstream.base_url) as running:
+        page.goto(running.http)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+        page.get_by_role("textbox", name="Message").fill("think first")
+        page.keyboard.press("Enter")
+        answer = page.locator("article.assistant").last
+        thinking = answer.locator('[data-part="reasoning"]')
+        # Open, growing, while the model thinks.
+        expect(thinking).to_have_attribute("data-state", "thinking")
+        expect(thinking).to_have_js_property("open", True)
+        expect(thinking.locator('[data-part="reasoning-text"]')).to_contain_text("wants a")
+        expect(answer.locator('[data-part="content"]')).to_have_text("")
+        # Collapsed once the answer begins, with how long the thinking took.
+        expect(answer.locator('[data-part="content"]')).to_have_text("Here it is.")
+        expect(thinking).to_have_js_property("open", False)
+        expect(thinking.locator('[data-part="reasoning-label"]')).to_have_text(
+            re.compile(r"^Thought for \d\.\d s$")
+        )
+        label = thinking.locator('[data-part="reasoning-label"]').inner_text()
+        # The thinking is not the answer's text (the content above holds the answer alone).
+        expect(answer).to_have_attribute("data-state", "done")
+
+        page.reload()
+        answer = page.locator("article.assistant").last
+        thinking = answer.locator('[data-part="reasoning"]')
+        expect(thinking.locator('[data-part="reasoning-label"]')).to_have_text(label)
+        expect(thinking).to_have_js_property("open", False)
+        expect(thinking.locator('[data-part="reasoning-text"]')).to_have_text("".join(thoughts))
+        expect(answer.locator('[data-part="content"]')).to_have_text("Here it is.")
