@@ -8,6 +8,7 @@ import { Composer } from "./composer.js";
 import { Conversations } from "./conversations.js";
 import { installCopy } from "./copy.js";
 import { ModelPicker } from "./models.js";
+import { Toolset } from "./toolset.js";
 import { Scroller } from "./scroll.js";
 import { Sidebar } from "./sidebar.js";
 import { Socket } from "./socket.js";
@@ -285,6 +286,8 @@ export function mountChat(root, options = {}) {
   if (options.boot) show(options.boot);
   socket.connect();
   picker.load();
+  const toolsEl = root.querySelector('[data-ink="tools"]');
+  if (toolsEl instanceof HTMLElement) new Toolset(toolsEl, base).load();
   sidebar.refresh();
   composer.input.focus();
   return {

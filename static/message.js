@@ -407,8 +407,9 @@ export class AssistantMessage {
       this.waiting = [];
     }
     if (frame.type === "delta") {
+      // Time to first token: the first thing the model sent, be it text, a call or a thought.
+      if (this.firstAt === null && (frame.text || frame.tools || frame.reasoning)) this.firstAt = receivedAt;
       if (frame.text) {
-        if (this.firstAt === null) this.firstAt = receivedAt;
         this.text += frame.text;
         this.modelText += frame.text;
         this.chars += frame.text.length;

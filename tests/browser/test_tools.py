@@ -52,6 +52,10 @@ def test_calls_stream_run_side_by_side_and_come_back_after_a_reload(
     with serve(openai_base_url=upstream.base_url, python_tools=("tests.support.tools:slow_echo",)) as running:
         page.goto(running.http)
         expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+        # The page says which tools are on: the built-ins, then the deployer's.
+        expect(page.locator('[data-ink="tools"]')).to_have_text(
+            "Tools: calculator, current_time, convert_time, search_docs, slow_echo"
+        )
         page.get_by_role("textbox", name="Message").fill("echo both")
         page.keyboard.press("Enter")
         answer = page.locator("article.assistant").last
