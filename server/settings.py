@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -37,8 +37,32 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
 
 
-def _is_url(target: str) -> bool:
+def is_url(target: str) -> bool:
+    """An MCP server's target names a URL (streamable HTTP), not a command (stdio)."""
     return target.startswith(("http://", "https://"))
+
+
+def _pairs(value: str, shape: str, accept: Callable[[str], Any]) -> tuple[tuple[str, Any], ...]:
+    """Comma-separated ``name=value`` pairs; ``accept`` gives what a value means, or None when
+    it means nothing (then the error says ``shape``)."""
+    pairs = []
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        name, equals, given = (part.strip() for part in item.partition("="))
+        kept = accept(given) if equals and name else None
+        if kept is None:
+            raise ValueError(f"{shape} got {item.strip()!r}")
+        pairs.append((name, kept))
+    return tuple(pairs)
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if 0 < number < float("inf") else None
 
 
 def _named(variable: str) -> Any:
@@ -244,22 +268,13 @@ class Settings(BaseSettings):
     def _continue_models(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
-        pairs = []
-        for item in value.split(","):
-            if not item.strip():
-                continue
-            model, equals, mode = item.partition("=")
-            if (
-                not equals
-                or not model.strip()
-                or mode.strip() not in ("assistant", "continue_final_message", "user")
-            ):
-                raise ValueError(
-                    "takes comma-separated model=mode pairs, the mode one of assistant, "
-                    f"continue_final_message, user; got {item.strip()!r}"
-                )
-            pairs.append((model.strip(), mode.strip()))
-        return tuple(pairs)
+        modes = ("assistant", "continue_final_message", "user")
+        return _pairs(
+            value,
+            "takes comma-separated model=mode pairs, the mode one of assistant, "
+            "continue_final_message, user;",
+            lambda mode: mode if mode in modes else None,
+        )
 
     @field_validator("tools", "python_tools", mode="before")
     @classmethod
@@ -292,7 +307,7 @@ class Settings(BaseSettings):
                 name, target = name.strip(), rest.strip()
             else:
                 target = item
-                name = urlsplit(target).hostname or "" if _is_url(target) else target.split()[0]
+                name = urlsplit(target).hostname or "" if is_url(target) else target.split()[0]
                 name = re.sub(r"[^A-Za-z0-9_-]+", "_", name.rsplit("/", 1)[-1]).strip("_") or "mcp"
             if any(name == taken for taken, _ in servers):
                 raise ValueError(f"names two MCP servers {name!r}; put name= before one of them")
@@ -304,19 +319,7 @@ class Settings(BaseSettings):
     def _timeouts(cls, value: object) -> object:
         if not isinstance(value, str):
             return value
-        pairs = []
-        for item in value.split(","):
-            if not item.strip():
-                continue
-            name, equals, seconds = item.partition("=")
-            try:
-                number = float(seconds)
-            except ValueError:
-                number = -1.0
-            if not equals or not name.strip() or not (0 < number < float("inf")):
-                raise ValueError(f"takes comma-separated tool=seconds pairs, got {item.strip()!r}")
-            pairs.append((name.strip(), number))
-        return tuple(pairs)
+        return _pairs(value, "takes comma-separated tool=seconds pairs,", _seconds)
 
     def timeout_for(self, tool: str) -> float:
         """How long ``tool`` may run before its call fails."""

@@ -35,6 +35,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 from mcp_types import CONNECTION_CLOSED
 
+from ..settings import is_url
 from .registry import Registry, Tool, ToolFailure
 
 log = logging.getLogger("inkstream.tools.mcp")
@@ -56,12 +57,8 @@ _BROKEN = (
 )
 
 
-def _is_url(target: str) -> bool:
-    return target.startswith(("http://", "https://"))
-
-
 def _transport(target: str) -> Transport:
-    if _is_url(target):
+    if is_url(target):
         return streamable_http_client(target)
     words = shlex.split(target)
     if not words:
@@ -187,7 +184,7 @@ class _Server:
                 self.state = "starting"
 
     async def _serve(self, link: _Link) -> None:
-        ended = "the server closed the connection" if _is_url(self.target) else "its process exited"
+        ended = "the server closed the connection" if is_url(self.target) else "its process exited"
         transport = _watched(_transport(self.target), link, ended)
         # One scope for the handshake and the listing, lifted once up: a deadline scope must
         # enclose the client's task groups whole, so it cannot wrap just the connect.

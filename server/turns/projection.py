@@ -21,7 +21,7 @@ from ..markdown.document import StreamRenderer
 from ..markdown.engine import Markdown
 from ..markdown.ops import Op
 from ..markdown.revision import revise
-from .calls import preview
+from .calls import MAX_PREVIEW, preview
 from .frames import DeltaFrame, EditFrame, EndFrame, Frame, StartFrame, StepFrame, ToolFragment
 from .log import (
     Finished,
@@ -58,7 +58,7 @@ class Projection:
         self._shown = 0
         self._usage: UsageReported | None = None
         self._version = 0  # of the text, as merge.Document counts: one per append, per edit
-        self._arguments: dict[int, list[str]] = {}  # each tool call's arguments so far
+        self._arguments: dict[int, str | None] = {}  # each tool call's arguments so far (None: too long)
         self.ended = False
 
     @property
@@ -239,12 +239,12 @@ class Projection:
             fragment["id"] = event.id
         if event.name is not None:
             fragment["name"] = event.name
-        pieces = self._arguments.setdefault(event.call, [])
-        if event.arguments:
-            pieces.append(event.arguments)
-            if len(pieces) > 1:
-                pieces[:] = ["".join(pieces)]
-            parsed = preview(pieces[0])
+        so_far = self._arguments.get(event.call, "")
+        if event.arguments and so_far is not None:
+            so_far += event.arguments
+            # Past what is previewed, arguments are no longer kept (nor copied per frame).
+            self._arguments[event.call] = so_far if len(so_far) <= MAX_PREVIEW else None
+            parsed = preview(so_far)
             if parsed is not None:
                 fragment["args"] = parsed
         return fragment

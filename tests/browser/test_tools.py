@@ -11,16 +11,19 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.support.server import serve
-from tests.support.upstream import DONE, FakeUpstream, Scenario, Send, Sleep, chunk, sse, stream_text
+from tests.support.upstream import (
+    DONE,
+    FakeUpstream,
+    Scenario,
+    Send,
+    Sleep,
+    chunk,
+    sse,
+    stream_text,
+    tool_fragment,
+)
 
 CALL = '[data-part="tool-call"]'
-
-
-def fragment(index: int, arguments: str, *, id: str | None = None, name: str | None = None) -> Send:
-    call: dict[str, object] = {"index": index, "function": {"arguments": arguments}}
-    if id is not None:
-        call |= {"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}
-    return Send(sse(chunk(tool_calls=[call])))
 
 
 def test_calls_stream_run_side_by_side_and_come_back_after_a_reload(
@@ -34,14 +37,14 @@ def test_calls_stream_run_side_by_side_and_come_back_after_a_reload(
             Scenario(
                 steps=[
                     Send(sse(chunk("", role="assistant"))),
-                    fragment(0, "", id="call_a", name="slow_echo"),
-                    fragment(0, alpha[:12]),
+                    tool_fragment(0, "", id="call_a", name="slow_echo"),
+                    tool_fragment(0, alpha[:12]),
                     Sleep(1.0),
-                    fragment(1, "", id="call_b", name="slow_echo"),
-                    fragment(1, beta[:12]),
+                    tool_fragment(1, "", id="call_b", name="slow_echo"),
+                    tool_fragment(1, beta[:12]),
                     Sleep(1.0),
-                    fragment(0, alpha[12:]),
-                    fragment(1, beta[12:]),
+                    tool_fragment(0, alpha[12:]),
+                    tool_fragment(1, beta[12:]),
                     Send(sse(chunk(finish_reason="tool_calls"))),
                     Send(DONE),
                 ]

@@ -12,18 +12,19 @@ import httpx
 
 from tests.support.client import Client, Frame
 from tests.support.server import serve
-from tests.support.upstream import DONE, FakeUpstream, Scenario, Send, Sleep, chunk, sse, stream_text
+from tests.support.upstream import (
+    DONE,
+    FakeUpstream,
+    Scenario,
+    Send,
+    Sleep,
+    chunk,
+    sse,
+    stream_text,
+    tool_fragment,
+)
 
 TOOLS = ("tests.support.tools:slow_echo", "tests.support.tools:broken")
-
-
-def fragment(index: int, arguments: str, *, id: str | None = None, name: str | None = None) -> Send:
-    call: dict[str, Any] = {"index": index, "function": {"arguments": arguments}}
-    if id is not None:
-        call["id"] = id
-        call["type"] = "function"
-        call["function"]["name"] = name
-    return Send(sse(chunk(tool_calls=[call])))
 
 
 def two_calls(first: str, second: str, *, name: str = "slow_echo") -> Scenario:
@@ -31,13 +32,13 @@ def two_calls(first: str, second: str, *, name: str = "slow_echo") -> Scenario:
     return Scenario(
         steps=[
             Send(sse(chunk("", role="assistant"))),
-            fragment(0, "", id="call_a", name=name),
-            fragment(1, "", id="call_b", name=name),
-            fragment(0, first[:12]),
-            fragment(1, second[:9]),
-            fragment(1, second[9:]),
+            tool_fragment(0, "", id="call_a", name=name),
+            tool_fragment(1, "", id="call_b", name=name),
+            tool_fragment(0, first[:12]),
+            tool_fragment(1, second[:9]),
+            tool_fragment(1, second[9:]),
             Sleep(0.2),  # the second call runs while the first's arguments still stream
-            fragment(0, first[12:]),
+            tool_fragment(0, first[12:]),
             Send(sse(chunk(finish_reason="tool_calls"))),
             Send(DONE),
         ]
@@ -122,12 +123,12 @@ def test_a_hanging_tool_is_timed_out_and_a_broken_one_reported_and_the_turn_goes
             Scenario(
                 steps=[
                     Send(sse(chunk("Trying. ", role="assistant"))),
-                    fragment(0, "", id="call_h", name="slow_echo"),
-                    fragment(0, hang),
-                    fragment(1, "", id="call_x", name="broken"),
-                    fragment(1, '{"x": 1}'),
-                    fragment(2, "", id="call_u", name="no_such_tool"),
-                    fragment(2, "{}"),
+                    tool_fragment(0, "", id="call_h", name="slow_echo"),
+                    tool_fragment(0, hang),
+                    tool_fragment(1, "", id="call_x", name="broken"),
+                    tool_fragment(1, '{"x": 1}'),
+                    tool_fragment(2, "", id="call_u", name="no_such_tool"),
+                    tool_fragment(2, "{}"),
                     Send(sse(chunk(finish_reason="tool_calls"))),
                     Send(DONE),
                 ]
@@ -161,8 +162,8 @@ def test_stop_during_a_tool_run_stops_the_tool_and_keeps_what_was_shown(upstream
         Scenario(
             steps=[
                 Send(sse(chunk("Working on it. ", role="assistant"))),
-                fragment(0, "", id="call_h", name="slow_echo"),
-                fragment(0, hang),
+                tool_fragment(0, "", id="call_h", name="slow_echo"),
+                tool_fragment(0, hang),
                 Send(sse(chunk(finish_reason="tool_calls"))),
                 Send(DONE),
             ]

@@ -203,6 +203,17 @@ def chunk(
     return obj | (extra or {})
 
 
+def tool_fragment(index: int, arguments: str, *, id: str | None = None, name: str | None = None) -> Send:
+    """One fragment of a streamed tool call: a call's first names its ``id`` and ``name``, the
+    rest carry pieces of its ``arguments`` text, as OpenAI streams them."""
+    function: dict[str, Any] = {"arguments": arguments}
+    call: dict[str, Any] = {"index": index, "function": function}
+    if id is not None:
+        call |= {"id": id, "type": "function"}
+        function["name"] = name
+    return Send(sse(chunk(tool_calls=[call])))
+
+
 def stream_text(
     text: str,
     *,
